@@ -1,0 +1,110 @@
+"""Reports every module file the app imports, as it is imported.
+
+A finder at the front of ``sys.meta_path`` asks the other finders (in order),
+records the origin of each spec they return and hands the spec back unchanged,
+so the import system itself is not altered.  Modules that were imported before
+it was installed are swept from ``sys.modules`` once.
+
+It also lets other child modules run a function right after a given module has
+been executed (``after_import``), which is how Tornado is patched without
+importing Tornado up front.
+"""
+
+import os
+import sys
+
+_channel = None
+_sent: "set[str]" = set()
+_after: "dict[str, list]" = {}
+
+
+def install(channel) -> None:
+    global _channel
+    _channel = channel
+    sys.meta_path.insert(0, _ReportingFinder())
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_forget_channel_in_fork)
+    flush_modules()
+
+
+def after_import(name: str, patch) -> None:
+    """Call ``patch(module)`` once ``name`` has been imported (now, if it already is)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        patch(module)
+    else:
+        _after.setdefault(name, []).append(patch)
+
+
+def report(kind: str, paths) -> None:
+    """Send file paths to the supervisor (``files`` or ``watch``), each once per kind."""
+    if _channel is None:
+        return
+    fresh = []
+    for path in paths:
+        if isinstance(path, str) and path:
+            key = kind + ":" + path
+            if key not in _sent:
+                _sent.add(key)
+                fresh.append(os.path.abspath(path))
+    if fresh:
+        _channel.send(kind, paths=fresh)
+
+
+def flush_modules() -> None:
+    """Report the files of everything in ``sys.modules`` not reported yet."""
+    report("files", [getattr(m, "__file__", None) for m in list(sys.modules.values())])
+
+
+def _forget_channel_in_fork() -> None:
+    # A forked helper (multiprocessing, a user's fork) is not the app: it reports nothing.
+    global _channel
+    _channel = None
+
+
+class _ReportingFinder:
+    """Delegates to the finders after it and reports where each module comes from."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        meta_path = sys.meta_path
+        try:
+            start = meta_path.index(self) + 1
+        except ValueError:
+            return None
+        for finder in meta_path[start:]:
+            find_spec = getattr(finder, "find_spec", None)
+            if find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.origin and spec.has_location:
+            report("files", [spec.origin])
+        patches = _after.pop(fullname, None)
+        if patches and spec.loader is not None:
+            spec.loader = _PatchingLoader(spec.loader, patches)
+        return spec
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+class _PatchingLoader:
+    """Wraps a loader: runs ``patches`` on the module right after it executed."""
+
+    def __init__(self, loader, patches) -> None:
+        self._loader = loader
+        self._patches = patches
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._loader.exec_module(module)
+        for patch in self._patches:
+            patch(module)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)

@@ -1,0 +1,172 @@
+"""Runs the target inside the app process exactly as plain ``python`` would.
+
+Order matters: the lifeline and the import reporter are in place before the
+first line of user code, so a crash at import time is still reported and a
+dead supervisor still takes the app down with it.
+"""
+
+import builtins
+import os
+import signal
+import socket
+import sys
+import threading
+import types
+
+from devserver.channel import Channel
+from devserver.child import imports, tornado_hooks
+
+# Frames of these files are ours, not the user's: hidden from tracebacks.
+_RUNPY = sys.modules.get("runpy")
+_OWN_FILES = {os.path.realpath(__file__), os.path.realpath(imports.__file__)}
+_OWN_FILES.add(os.path.join(os.path.dirname(os.path.realpath(__file__)), "bootstrap.py"))
+
+_stop_requested = threading.Event()
+
+
+def main(argv: "list[str]") -> None:
+    fd, mode, target, *args = argv
+    channel = Channel(socket.socket(fileno=int(fd)))
+    os.set_inheritable(channel.sock.fileno(), False)
+    _start_lifeline(channel)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    imports.install(channel)
+    tornado_hooks.install(channel)
+    code = _run(mode, target, args, channel)
+    raise SystemExit(code)
+
+
+def _start_lifeline(channel: Channel) -> None:
+    """Read the supervisor's messages; if it goes away, take the process group down."""
+
+    def lifeline() -> None:
+        while True:
+            messages = channel.receive()
+            if messages is None:
+                break
+            for message in messages:
+                if message["t"] == "stop":
+                    _stop_requested.set()
+        # EOF: the supervisor is gone (killed, crashed). Leave no orphan behind.
+        try:
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        except OSError:
+            os._exit(1)
+
+    threading.Thread(target=lifeline, name="tdev-lifeline", daemon=True).start()
+
+
+def _on_sigterm(signum, frame) -> None:
+    _stop_requested.set()
+    raise SystemExit(0)
+
+
+def _run(mode: str, target: str, args: "list[str]", channel: Channel) -> "int | str | None":
+    try:
+        if mode == "module":
+            _run_module(target, args)
+        else:
+            _run_script(target, args)
+    except SystemExit as exc:
+        code = exc.code
+    except BaseException as exc:  # the app's error: report, print like python, exit 1
+        if _stop_requested.is_set() and isinstance(exc, KeyboardInterrupt):
+            code = 0
+        else:
+            channel.send("error", paths=_error_files(exc))
+            _print_exception(exc)
+            code = 1
+    else:
+        code = 0
+    if _stop_requested.is_set():
+        _run_reload_hooks()
+    imports.flush_modules()
+    return code
+
+
+def _run_script(path: str, args: "list[str]") -> None:
+    abspath = os.path.abspath(path)
+    sys.argv[:] = [path, *args]
+    if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
+        sys.path.insert(0, os.path.dirname(os.path.realpath(path)))
+    main_module = _fresh_main()
+    main_module.__file__ = abspath
+    main_module.__cached__ = None
+    import importlib.machinery
+
+    main_module.__loader__ = importlib.machinery.SourceFileLoader("__main__", abspath)
+    with open(abspath, "rb") as f:
+        source = f.read()
+    code = compile(source, abspath, "exec", dont_inherit=True)
+    exec(code, main_module.__dict__)
+
+
+def _run_module(name: str, args: "list[str]") -> None:
+    import runpy
+
+    global _RUNPY
+    _RUNPY = runpy
+    _OWN_FILES.add(os.path.realpath(runpy.__file__))
+    sys.argv[:] = ["-m", *args]
+    if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
+        sys.path.insert(0, os.getcwd())
+    _fresh_main()
+    runpy._run_module_as_main(name, alter_argv=True)
+
+
+def _fresh_main() -> types.ModuleType:
+    """A new, empty ``__main__`` (the bootstrap's own globals must not leak into the app)."""
+    module = types.ModuleType("__main__")
+    module.__builtins__ = builtins
+    sys.modules["__main__"] = module
+    return module
+
+
+def _run_reload_hooks() -> None:
+    autoreload = sys.modules.get("tornado.autoreload")
+    for hook in getattr(autoreload, "_reload_hooks", ()):
+        try:
+            hook()
+        except Exception as exc:  # a failing hook must not keep the app alive
+            print(f"[tdev] reload hook {hook!r} failed: {exc!r}", file=sys.stderr)
+
+
+def _strip_own_frames(tb):
+    while tb is not None and os.path.realpath(tb.tb_frame.f_code.co_filename) in _OWN_FILES | _runpy_files():
+        tb = tb.tb_next
+    return tb
+
+
+def _runpy_files() -> "set[str]":
+    return {os.path.realpath(_RUNPY.__file__)} if _RUNPY is not None else set()
+
+
+def _print_exception(exc: BaseException) -> None:
+    tb = _strip_own_frames(exc.__traceback__)
+    try:
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+    except Exception:
+        import traceback
+
+        traceback.print_exception(type(exc), exc, tb)
+    try:
+        sys.stderr.flush()
+    except Exception:
+        pass
+
+
+def _error_files(exc: BaseException) -> "list[str]":
+    """Every file the failing traceback names, including a SyntaxError's file."""
+    paths: "list[str]" = []
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        filename = getattr(exc, "filename", None) if isinstance(exc, SyntaxError) else None
+        if isinstance(filename, str):
+            paths.append(filename)
+        tb = exc.__traceback__
+        while tb is not None:
+            paths.append(tb.tb_frame.f_code.co_filename)
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
+    return [os.path.abspath(p) for p in dict.fromkeys(paths) if os.path.isfile(p)]

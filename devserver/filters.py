@@ -1,0 +1,166 @@
+"""Which paths count as changes: default ignores, include globs, explicit files.
+
+Pure functions and one small class over absolute, normalised paths; no I/O.
+
+Glob rules (one meaning whatever the watch backend): a pattern without ``/``
+is matched against each path component (``*.log`` matches files, ``build``
+matches a directory and everything below it); a pattern with ``/`` is matched
+against the path relative to the watched tree (``*`` may cross ``/``).
+"""
+
+import fnmatch
+import os
+import re
+import sys
+import sysconfig
+
+# Directories never worth watching: VCS, caches, virtualenvs, installed packages, JS deps, IDE state.
+IGNORED_DIRS = frozenset(
+    {
+        ".git", ".hg", ".svn", ".bzr", "_darcs", ".jj",
+        "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".pytype",
+        ".tox", ".nox", ".eggs",
+        ".venv", "venv", ".virtualenv", "virtualenv",
+        "site-packages", "dist-packages",
+        "node_modules", "bower_components",
+        ".idea", ".vscode", ".DS_Store",
+    }
+)
+
+# Editor temp / swap / backup / lock files, compiled files, OS droppings.
+_IGNORED_FILE_RE = re.compile(
+    r"""(
+        \.py[cod]$            # compiled Python
+      | \$py\.class$
+      | \.sw[a-z]$            # vim swap: .x.swp .x.swo .x.swx ...
+      | ^4913$                # vim's write probe
+      | ~$                    # vim / emacs / many editors: backup
+      | ^\.\#                 # emacs lock (dangling symlink)
+      | ^\#.*\#$              # emacs auto-save
+      | ___jb_(tmp|old|bak)___$  # JetBrains safe write
+      | \.kate-swp$           # kate swap
+      | \.goutputstream-      # gedit temp
+      | ^\.DS_Store$ | ^Thumbs\.db$
+      | ^flycheck_
+      | \.(tmp|temp|bak|orig|rej)$
+      | \.crswap$             # chrome / vscode web
+    )""",
+    re.VERBOSE,
+)
+
+
+def is_ignored_file_name(name: str) -> bool:
+    return bool(_IGNORED_FILE_RE.search(name))
+
+
+def is_ignored_dir_name(name: str) -> bool:
+    return name in IGNORED_DIRS or name.endswith(".egg-info")
+
+
+def system_dirs() -> "tuple[str, ...]":
+    """The interpreter's own library directories (stdlib, site-packages): not the project."""
+    dirs = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            dirs.add(os.path.realpath(path))
+    try:
+        import site
+
+        dirs.update(os.path.realpath(p) for p in site.getsitepackages())
+        dirs.add(os.path.realpath(site.getusersitepackages()))
+    except Exception:  # site may be reduced (-S, embedded interpreters)
+        pass
+    dirs.add(os.path.realpath(os.path.join(sys.base_prefix, "lib")))
+    # tdev's own package: its files are imported by the app process, but are not the app.
+    dirs.add(os.path.dirname(os.path.realpath(__file__)))
+    return tuple(sorted(dirs))
+
+
+def is_under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def matches_glob(relpath: str, pattern: str) -> bool:
+    """``pattern`` against a path relative to its tree (see the module docstring)."""
+    if "/" in pattern:
+        return fnmatch.fnmatchcase(relpath.replace(os.sep, "/"), pattern.strip("/"))
+    return any(fnmatch.fnmatchcase(part, pattern) for part in relpath.split(os.sep))
+
+
+class PathFilter:
+    """Decides whether a changed path should restart the app.
+
+    ``trees`` maps a directory watched recursively to the file globs that count
+    in it (``("*.py", ...)`` for the project tree, ``("*",)`` for a ``--watch``
+    directory).  ``files`` are single files that count wherever they are
+    (imported modules, ``autoreload.watch`` files, ``--watch`` files); ignores
+    never apply to them, except the interpreter's own library directories.
+    """
+
+    def __init__(self, ignore: "tuple[str, ...]" = (), system: "tuple[str, ...]" = ()) -> None:
+        self.trees: "dict[str, tuple[str, ...]]" = {}
+        self.files: "set[str]" = set()
+        self.ignore = tuple(ignore)
+        self.system = tuple(system)
+        self.ignored_dirs: "set[str]" = set()  # e.g. virtualenvs found by their pyvenv.cfg
+
+    def add_tree(self, root: str, patterns: "tuple[str, ...]") -> None:
+        old = self.trees.get(root, ())
+        self.trees[root] = tuple(dict.fromkeys(old + tuple(patterns)))
+
+    def add_file(self, path: str) -> bool:
+        """Add an explicit file; False when it is not worth watching (stdlib, site-packages, known)."""
+        if path in self.files or self.is_system(path):
+            return False
+        self.files.add(path)
+        return True
+
+    def is_system(self, path: str) -> bool:
+        return any(is_under(path, d) for d in self.system)
+
+    def tree_of(self, path: str) -> "str | None":
+        best = None
+        for root in self.trees:
+            if is_under(path, root) and (best is None or len(root) > len(best)):
+                best = root
+        return best
+
+    def is_ignored(self, path: str, root: str, is_dir: bool = False) -> bool:
+        """Ignored inside tree ``root``: default ignores and ``--ignore`` globs."""
+        rel = os.path.relpath(path, root)
+        if rel == ".":
+            return False
+        parts = rel.split(os.sep)
+        dirs = parts if is_dir else parts[:-1]
+        if any(is_ignored_dir_name(p) for p in dirs):
+            return True
+        if not is_dir and is_ignored_file_name(parts[-1]):
+            return True
+        if any(is_under(path, d) for d in self.ignored_dirs):
+            return True
+        return any(matches_glob(rel, pattern) for pattern in self.ignore)
+
+    def is_ignored_dir(self, path: str) -> bool:
+        """A directory that should not be walked or watched."""
+        root = self.tree_of(path)
+        if is_ignored_dir_name(os.path.basename(path)):
+            return True
+        return root is not None and self.is_ignored(path, root, is_dir=True)
+
+    def matches(self, path: str, is_directory: bool = False) -> bool:
+        """Does a change at ``path`` count?"""
+        if path in self.files:
+            return True
+        root = self.tree_of(path)
+        if root is None or self.is_ignored(path, root, is_directory):
+            return False
+        if is_directory:
+            # A directory deleted or moved may take watched files with it.
+            return True
+        name = os.path.basename(path)
+        rel = os.path.relpath(path, root)
+        return any(
+            matches_glob(rel, p) if "/" in p else fnmatch.fnmatchcase(name, p)
+            for p in self.trees[root]
+        )

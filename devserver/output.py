@@ -1,0 +1,80 @@
+"""tdev's own lines: ``[tdev] ...`` on stderr, coloured only for a terminal.
+
+``NO_COLOR`` (any non-empty value) turns colour off, ``FORCE_COLOR`` (any value
+but ``0``/``false``) forces it on; otherwise colour follows ``isatty()``.
+"""
+
+import os
+import sys
+
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+
+
+def use_colour(stream) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None and force.lower() not in ("0", "false", "no"):
+        return True
+    try:
+        return stream.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):
+        return False
+
+
+class Output:
+    def __init__(self, verbosity: int = NORMAL, stream=None) -> None:
+        self.verbosity = verbosity
+        self.stream = stream if stream is not None else sys.stderr
+        self.colour = use_colour(self.stream)
+        self._styles = {}
+        if self.colour:
+            import colorama
+
+            if os.name == "nt":
+                colorama.just_fix_windows_console()
+            fore, style = colorama.Fore, colorama.Style
+            self._styles = {
+                "prefix": style.DIM,
+                "info": "",
+                "ok": fore.GREEN,
+                "change": fore.YELLOW,
+                "warn": fore.YELLOW + style.BRIGHT,
+                "error": fore.RED + style.BRIGHT,
+                "debug": style.DIM,
+                "reset": style.RESET_ALL,
+            }
+
+    def _write(self, kind: str, message: str) -> None:
+        if self.colour:
+            s = self._styles
+            line = f"{s['prefix']}[tdev]{s['reset']} {s[kind]}{message}{s['reset']}"
+        else:
+            line = f"[tdev] {message}"
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed pipe must not kill the supervisor
+            pass
+
+    def info(self, message: str) -> None:
+        if self.verbosity >= NORMAL:
+            self._write("info", message)
+
+    def ok(self, message: str) -> None:
+        if self.verbosity >= NORMAL:
+            self._write("ok", message)
+
+    def change(self, message: str) -> None:
+        if self.verbosity >= NORMAL:
+            self._write("change", message)
+
+    def warn(self, message: str) -> None:
+        self._write("warn", message)
+
+    def error(self, message: str) -> None:
+        self._write("error", message)
+
+    def debug(self, message: str) -> None:
+        if self.verbosity >= VERBOSE:
+            self._write("debug", message)

@@ -1,0 +1,132 @@
+"""Starting and stopping the app process (and everything it started).
+
+The app runs in a session (process group) of its own, so one signal reaches
+the app and every process it spawned.  Each platform-specific step is one
+function here; the supervisor never asks which OS it is on.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from devserver.channel import Channel
+from devserver.target import Target
+
+BOOTSTRAP = os.path.join(os.path.dirname(os.path.realpath(__file__)), "child", "bootstrap.py")
+
+
+def interpreter_flags() -> "list[str]":
+    """The flags this interpreter was started with (-X, -W, -O, -B, -I, ...)."""
+    try:
+        return subprocess._args_from_interpreter_flags()
+    except Exception:  # private helper; absent on some interpreters
+        return []
+
+
+def child_environment() -> "dict[str, str]":
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Child:
+    """One running app process, its channel, and the thread that waits for its exit."""
+
+    def __init__(self, popen: subprocess.Popen, channel: Channel, started: float) -> None:
+        self.popen = popen
+        self.channel = channel
+        self.started = started
+        self.stop_sent: "float | None" = None
+        self.killed = False
+        self.returncode: "int | None" = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def on_exit(self, callback) -> None:
+        """Call ``callback(self)`` from a helper thread once the process has exited (and been reaped)."""
+
+        def wait() -> None:
+            self.returncode = self.popen.wait()
+            callback(self)
+
+        threading.Thread(target=wait, name=f"tdev-wait-{self.pid}", daemon=True).start()
+
+    def terminate(self) -> None:
+        """Ask the app to stop: a ``stop`` message, then SIGTERM to its whole group."""
+        if self.stop_sent is None:
+            self.stop_sent = time.monotonic()
+            self.channel.send("stop")
+        _signal_group(self.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Kill the app and everything in its group, now."""
+        self.killed = True
+        _signal_group(self.pid, signal.SIGKILL)
+
+    def reap_group(self) -> None:
+        """After the app exited: whatever it left in its group goes too."""
+        _signal_group(self.pid, signal.SIGKILL)
+
+    def describe_exit(self) -> str:
+        code = self.returncode
+        if code is None:
+            return "is still running"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"was killed by {name}"
+        return f"exited with code {code}"
+
+
+def spawn(target: Target) -> Child:
+    """Start the app under the child bootstrap, with an inherited channel."""
+    parent_sock, child_sock = socket.socketpair()
+    parent_sock.set_inheritable(False)
+    command = [
+        sys.executable,
+        *interpreter_flags(),
+        BOOTSTRAP,
+        str(child_sock.fileno()),
+        target.kind,
+        target.value,
+        *target.args,
+    ]
+    try:
+        popen = subprocess.Popen(
+            command,
+            env=child_environment(),
+            pass_fds=(child_sock.fileno(),),
+            start_new_session=True,
+        )
+    except BaseException:
+        parent_sock.close()
+        raise
+    finally:
+        child_sock.close()
+    parent_sock.setblocking(False)
+    return Child(popen, Channel(parent_sock), time.monotonic())
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def exec_plain(target: Target) -> int:
+    """``--no-reload``: become ``python [flags] TARGET ARGS`` (exit code and signals are the app's)."""
+    argv = [sys.executable, *interpreter_flags(), *target.python_argv()]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execv(sys.executable, argv)
+    return subprocess.call(argv)

@@ -1,0 +1,293 @@
+"""The supervisor: one asyncio loop and a small explicit state machine.
+
+States::
+
+    RUNNING ──(child exits by itself)──────────► WAITING
+       │  ▲                                          │
+       │  └──── spawn when the burst is over ◄───────┤ (a change)
+       ▼                                             │
+    RESTARTING ◄──(a change)── RUNNING/WAITING ─────┘
+    STOPPING  (a signal: stop the app, then leave)
+
+The watcher (on its own thread) and the app's exit (a waiting thread) only
+*report* to the loop; every decision is taken here, on the loop's thread.
+On a change the old app is told to stop at once, while the debounce window
+is still open, so stopping and waiting for the burst to end overlap.
+"""
+
+import asyncio
+import os
+import signal
+import sys
+import time
+
+from devserver import __version__
+from devserver.config import RunConfig
+from devserver.debounce import Debouncer
+from devserver.filters import PathFilter, system_dirs
+from devserver.output import Output
+from devserver.process import Child, spawn
+from devserver.watcher import Watcher
+
+RUNNING, WAITING, RESTARTING, STOPPING = "running", "waiting", "restarting", "stopping"
+
+
+class Supervisor:
+    def __init__(self, config: RunConfig, output: Output) -> None:
+        self.config = config
+        self.out = output
+        self.loop = asyncio.new_event_loop()
+        self.state = RUNNING
+        self.child: "Child | None" = None
+        self.exit_code = 0
+        self.debouncer = Debouncer(config.debounce_ms / 1000.0)
+        self.changed: "list[str]" = []
+        self._debounce_timer = None
+        self._grace_timer = None
+        self._said: "set[str]" = set()
+        self._listening: "list | None" = None
+        self._summary_shown = False
+        self._restarts = 0
+        self._change_seen_at: "float | None" = None
+        self.filter = self._build_filter()
+        self.watcher = Watcher(self.filter, self._changes_from_thread, output, poll=config.poll)
+
+    # -- set-up ---------------------------------------------------------------------
+    def _build_filter(self) -> PathFilter:
+        config = self.config
+        path_filter = PathFilter(ignore=tuple(config.ignore), system=system_dirs())
+        path_filter.add_tree(config.target.project_root(), ("*.py", *config.include))
+        for path in config.watch:
+            if os.path.isdir(path):
+                path_filter.add_tree(path, ("*",))
+            else:
+                path_filter.files.add(path)
+        script = config.target.script_path()
+        if script:
+            path_filter.files.add(script)
+        return path_filter
+
+    def run(self) -> int:
+        loop = self.loop
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, self.request_exit, sig)
+        self.out.info(f"tdev {__version__}: running {self.config.target.label} (restarts on changes, Ctrl-C quits)")
+        started = time.monotonic()
+        self.watcher.start()
+        self.out.debug(f"watcher started in {(time.monotonic() - started) * 1000:.0f} ms")
+        for line in self.watcher.describe():
+            self.out.debug(line)
+        self._spawn()
+        try:
+            loop.run_forever()
+        finally:
+            self.watcher.stop()
+            loop.close()
+        return self.exit_code
+
+    # -- the app process --------------------------------------------------------------
+    def _spawn(self) -> None:
+        self.state = RUNNING
+        try:
+            child = spawn(self.config.target)
+        except OSError as exc:
+            self.out.error(f"cannot start the app: {exc}")
+            self.state = WAITING
+            return
+        self.child = child
+        self.loop.add_reader(child.channel.sock.fileno(), self._on_channel, child)
+        child.on_exit(lambda c: self.loop.call_soon_threadsafe(self._on_exit, c))
+        if self._change_seen_at is not None:
+            self.out.debug(f"new app process {child.pid} started {(child.started - self._change_seen_at) * 1000:.1f} ms after the change")
+            self._change_seen_at = None
+        if not self._summary_shown:
+            self.loop.call_later(1.0, self._show_summary)
+
+    def _show_summary(self) -> None:
+        if not self._summary_shown:
+            self._summary_shown = True
+            self.out.info(self.watcher.summary())
+
+    def _on_channel(self, child: Child) -> None:
+        messages = child.channel.receive()
+        if messages is None:
+            self.loop.remove_reader(child.channel.sock.fileno())
+            return
+        for message in messages:
+            kind = message["t"]
+            if kind in ("files", "watch", "error"):
+                paths = [os.path.realpath(p) for p in message.get("paths", []) if isinstance(p, str)]
+                added = self.watcher.add_files(paths)
+                for path in added:
+                    self.out.debug(f"watching {path}")
+            elif kind == "listen":
+                self._on_listen(message.get("addrs", []))
+            elif kind == "info":
+                self._say_once(str(message.get("msg", "")))
+
+    def _on_listen(self, addrs) -> None:
+        urls = []
+        for addr in addrs:
+            if len(addr) == 2 and addr[0] == "unix":
+                urls.append(f"unix:{addr[1]}")
+            elif len(addr) == 2:
+                host, port = addr
+                host = f"[{host}]" if ":" in str(host) else host
+                urls.append(f"http://{host}:{port}/")
+        if urls and urls != self._listening:
+            self._listening = urls
+            self.out.ok(f"app listening on {', '.join(urls)}")
+        self._show_summary()
+
+    def _say_once(self, message: str) -> None:
+        if message and message not in self._said:
+            self._said.add(message)
+            self.out.info(message)
+
+    def _on_exit(self, child: Child) -> None:
+        if child is not self.child:
+            return
+        child.reap_group()
+        try:
+            self.loop.remove_reader(child.channel.sock.fileno())
+        except (ValueError, OSError):
+            pass
+        # Last words: files the app reported just before it died.
+        while True:
+            messages = child.channel.receive()
+            if not messages:
+                break
+            self._handle_late(messages)
+        child.channel.close()
+        self.child = None
+        self._cancel_grace()
+        if self.state == STOPPING:
+            self.loop.stop()
+            return
+        if self.state == RESTARTING:
+            self._maybe_restart()
+            return
+        # The app ended by itself.
+        self.state = WAITING
+        how = child.describe_exit()
+        self.out.error(f"app {how} — waiting for changes before restarting")
+        self.exit_code = 0
+
+    def _handle_late(self, messages) -> None:
+        for message in messages:
+            if message["t"] in ("files", "watch", "error"):
+                self.watcher.add_files([os.path.realpath(p) for p in message.get("paths", []) if isinstance(p, str)])
+
+    # -- changes ------------------------------------------------------------------------
+    def _changes_from_thread(self, paths) -> None:
+        self.loop.call_soon_threadsafe(self._on_changes, list(paths))
+
+    def _on_changes(self, paths) -> None:
+        if self.state == STOPPING:
+            return
+        now = time.monotonic()
+        if self._change_seen_at is None:
+            self._change_seen_at = now
+        for path in paths:
+            if path not in self.changed:
+                self.changed.append(path)
+        self.debouncer.event(now)
+        if self.state == RUNNING and self.child is not None:
+            # Stop the old app right away: the debounce window and its shutdown overlap.
+            self.state = RESTARTING
+            self._stop_child()
+        elif self.state == WAITING:
+            self.state = RESTARTING
+        self._arm_debounce()
+
+    def _arm_debounce(self) -> None:
+        if self._debounce_timer is not None:
+            self._debounce_timer.cancel()
+        deadline = self.debouncer.deadline()
+        if deadline is not None:
+            self._debounce_timer = self.loop.call_at(self._loop_time(deadline), self._on_debounce)
+
+    def _loop_time(self, monotonic_deadline: float) -> float:
+        return self.loop.time() + (monotonic_deadline - time.monotonic())
+
+    def _on_debounce(self) -> None:
+        self._debounce_timer = None
+        if not self.debouncer.due(time.monotonic()):
+            self._arm_debounce()
+            return
+        self._maybe_restart()
+
+    def _maybe_restart(self) -> None:
+        """Start the new app once both the burst is over and the old app is gone."""
+        if self.state != RESTARTING or self.child is not None or self.debouncer.pending and not self.debouncer.due(time.monotonic()):
+            return
+        self.debouncer.reset()
+        changed, self.changed = self.changed, []
+        self._restarts += 1
+        self.out.change(f"{_describe_changes(changed)} — restarting")
+        self._spawn()
+
+    # -- stopping -----------------------------------------------------------------------
+    def _stop_child(self) -> None:
+        child = self.child
+        if child is None:
+            return
+        child.terminate()
+        self._cancel_grace()
+        self._grace_timer = self.loop.call_later(self.config.grace, self._grace_expired, child)
+
+    def _grace_expired(self, child: Child) -> None:
+        self._grace_timer = None
+        if child is self.child and child.returncode is None:
+            self.out.warn(f"app did not stop within {self.config.grace:g} s of SIGTERM — killing it")
+            child.kill()
+
+    def _cancel_grace(self) -> None:
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+
+    def request_exit(self, sig: int) -> None:
+        if self.state == STOPPING:
+            # Asked twice: no more grace.
+            if self.child is not None:
+                self.child.kill()
+            return
+        self.state = STOPPING
+        if self._debounce_timer is not None:
+            self._debounce_timer.cancel()
+        if self.child is None:
+            self.loop.stop()
+        else:
+            self.out.debug(f"{signal.Signals(sig).name} received: stopping the app")
+            self._stop_child()
+
+
+def _describe_changes(paths: "list[str]") -> str:
+    cwd = os.getcwd()
+    shown = []
+    for path in paths[:3]:
+        try:
+            rel = os.path.relpath(path, cwd)
+        except ValueError:
+            rel = path
+        shown.append(path if rel.startswith("..") else rel)
+    more = len(paths) - len(shown)
+    text = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    return f"{text} changed"
+
+
+def run_supervisor(config: RunConfig) -> int:
+    output = Output(config.verbosity)
+    supervisor = Supervisor(config, output)
+    try:
+        return supervisor.run()
+    except Exception as exc:  # a bug in tdev: still no orphan, and one readable line
+        if supervisor.child is not None:
+            supervisor.child.kill()
+        output.error(f"internal error: {exc!r} (please report it; run with -v for details)")
+        if config.verbosity > 1:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        return 1

@@ -1,0 +1,334 @@
+"""File watching with watchdog: plan the watches, filter events, fall back to polling.
+
+The project tree is watched recursively, except that directories holding big
+ignored trees (``.git``, ``.venv``, ``node_modules``...) are watched one level
+only and their other subdirectories recursively, so those trees cost neither
+inotify watches nor start-up time.  Files outside every tree (imported modules
+of other projects, ``--watch`` files) are watched through their directory,
+non-recursively: atomic saves (write a temp file, rename it over) are seen too.
+
+Events are filtered on watchdog's thread; only paths that count reach the
+supervisor, through ``on_change(paths)``.
+"""
+
+import errno
+import os
+import threading
+
+from devserver.filters import PathFilter
+
+# Event types that mean the content may have changed (never opened / closed-without-write).
+_CHANGE_EVENTS = frozenset({"created", "modified", "deleted", "moved", "closed"})
+POLL_INTERVAL = 0.5
+
+
+class Watcher:
+    def __init__(self, path_filter: PathFilter, on_change, output, poll: bool = False) -> None:
+        self.filter = path_filter
+        self.on_change = on_change
+        self.output = output
+        self.poll = poll
+        self.backend = "polling" if poll else "native"
+        self._observer = None
+        self._lock = threading.RLock()
+        self._watches: "dict[str, tuple[bool, object]]" = {}  # dir -> (recursive, watchdog watch)
+        self._wanted: "dict[str, bool]" = {}  # dir -> recursive: what we want watched, whatever the backend
+        self._handler = _Handler(self)
+        self.problems: "set[str]" = set()
+
+    # -- life cycle -----------------------------------------------------------------
+    def start(self) -> None:
+        for root in list(self.filter.trees):
+            for directory, recursive in plan_tree(root, self.filter, self._note_problem):
+                self._wanted[directory] = recursive
+        for path in list(self.filter.files):
+            self._want_file_dir(path)
+        self._start_observer()
+
+    def stop(self) -> None:
+        with self._lock:
+            observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout=2)
+
+    def _start_observer(self) -> None:
+        if not self.poll:
+            try:
+                from watchdog.observers import Observer
+
+                observer = Observer()
+                self._observer = observer
+                self._schedule_all()
+                observer.start()
+                self.backend = _backend_name(observer)
+                return
+            except OSError as exc:
+                self._stop_quietly()
+                self.output.warn(native_failure_message(exc))
+        self._start_polling()
+
+    def _start_polling(self) -> None:
+        from watchdog.observers.polling import PollingObserverVFS
+
+        self.poll = True
+        self.backend = "polling"
+        self._watches.clear()
+        self._observer = PollingObserverVFS(os.stat, self._listdir, polling_interval=POLL_INTERVAL)
+        self._schedule_all()
+        self._observer.start()
+
+    def _stop_quietly(self) -> None:
+        observer, self._observer = self._observer, None
+        self._watches.clear()
+        if observer is not None:
+            try:
+                observer.stop()
+                if observer.is_alive():
+                    observer.join(timeout=2)
+            except Exception:
+                pass
+
+    def _schedule_all(self) -> None:
+        for directory, recursive in list(self._wanted.items()):
+            self._schedule(directory, recursive)
+
+    def _schedule(self, directory: str, recursive: bool) -> None:
+        existing = self._watches.get(directory)
+        if existing is not None and existing[0] == recursive:
+            return
+        try:
+            if existing is not None:
+                self._observer.unschedule(existing[1])
+            watch = self._observer.schedule(self._handler, directory, recursive=recursive)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EMFILE) and not self.poll:
+                raise
+            self._note_problem(f"cannot watch {directory}: {exc.strerror or exc}")
+            return
+        self._watches[directory] = (recursive, watch)
+
+    def _listdir(self, path):
+        """``os.scandir`` for the polling backend, without ignored directories."""
+        for entry in os.scandir(path):
+            try:
+                if entry.is_dir(follow_symlinks=False) and self.filter.is_ignored_dir(entry.path):
+                    continue
+            except OSError:
+                continue
+            yield entry
+
+    def _note_problem(self, message: str) -> None:
+        if message not in self.problems:
+            self.problems.add(message)
+            self.output.debug(message)
+
+    # -- growing the watch set ------------------------------------------------------------
+    def add_files(self, paths) -> "list[str]":
+        """Watch more single files (imported modules, autoreload.watch files). Returns the new ones."""
+        added = []
+        with self._lock:
+            for path in paths:
+                if self.filter.add_file(path):
+                    added.append(path)
+                    if self._observer is not None:
+                        self._want_file_dir(path, schedule=True)
+        return added
+
+    def _want_file_dir(self, path: str, schedule: bool = False) -> None:
+        directory = os.path.dirname(path)
+        if self._covered(directory):
+            return
+        self._wanted[directory] = False
+        if schedule:
+            self._schedule_or_fall_back(directory, False)
+
+    def _covered(self, directory: str) -> bool:
+        """Already watched: the directory itself, or below a recursive watch."""
+        if directory in self._wanted:
+            return True
+        parent = directory
+        while True:
+            if self._wanted.get(parent):
+                return True
+            up = os.path.dirname(parent)
+            if up == parent:
+                return False
+            parent = up
+
+    def _schedule_or_fall_back(self, directory: str, recursive: bool) -> None:
+        try:
+            self._schedule(directory, recursive)
+        except OSError as exc:
+            self.output.warn(native_failure_message(exc))
+            self._stop_quietly()
+            self._start_polling()
+
+    def _directory_event(self, event_type: str, path: str, dest: "str | None") -> None:
+        """Keep the plan true when directories come and go below a one-level watch."""
+        with self._lock:
+            if self._observer is None or self.poll:
+                return
+            if event_type == "created" or (event_type == "moved" and dest):
+                new = dest if event_type == "moved" else path
+                parent = os.path.dirname(new)
+                if self._wanted.get(parent) is False and self.filter.tree_of(parent) is not None:
+                    if not self.filter.is_ignored_dir(new):
+                        self._wanted[new] = True
+                        self._schedule_or_fall_back(new, True)
+                        found = [p for p in _walk_files(new, self.filter) if self.filter.matches(p)]
+                        if found:
+                            self.on_change(found)
+            if event_type in ("deleted", "moved"):
+                if path in self._watches and path not in self.filter.trees:
+                    recursive, watch = self._watches.pop(path)
+                    try:
+                        self._observer.unschedule(watch)
+                    except Exception:
+                        pass
+                    self._wanted.pop(path, None)
+
+    # -- reporting ----------------------------------------------------------------------
+    def summary(self) -> str:
+        dirs = len(self._wanted)
+        recursive = sum(1 for r in self._wanted.values() if r)
+        files = len(self.filter.files)
+        return (
+            f"watching {files} file{'s' * (files != 1)} and {dirs} director{'ies' if dirs != 1 else 'y'} "
+            f"({recursive} recursive, {self.backend})"
+        )
+
+    def describe(self) -> "list[str]":
+        lines = []
+        for root, patterns in self.filter.trees.items():
+            lines.append(f"tree {root} ({', '.join(patterns)})")
+        for directory, recursive in sorted(self._wanted.items()):
+            lines.append(f"  {'recursive' if recursive else 'one level'}: {directory}")
+        for path in sorted(self.filter.files):
+            lines.append(f"  file: {path}")
+        if self.filter.ignore:
+            lines.append(f"ignoring (--ignore): {', '.join(self.filter.ignore)}")
+        return lines
+
+
+class _Handler:
+    """watchdog's handler interface, reduced to what tdev needs (runs on watchdog's thread)."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
+
+    def dispatch(self, event) -> None:
+        event_type = event.event_type
+        if event_type not in _CHANGE_EVENTS:
+            return
+        src = _text(event.src_path)
+        dest = _text(getattr(event, "dest_path", "") or "") or None
+        try:
+            if event.is_directory:
+                if event_type == "modified" or event_type == "closed":
+                    return
+                self.watcher._directory_event(event_type, src, dest)
+            paths = [p for p in (src, dest) if p and self.watcher.filter.matches(p, event.is_directory)]
+            if event.is_directory and event_type == "created":
+                paths = []  # files inside it are reported on their own
+            if paths:
+                self.watcher.on_change(paths)
+        except Exception as exc:  # never let a strange path kill the watch thread
+            self.watcher._note_problem(f"ignored an event for {src!r}: {exc!r}")
+
+
+def _text(path) -> str:
+    return os.fsdecode(path) if isinstance(path, bytes) else path
+
+
+def plan_tree(root: str, path_filter: PathFilter, on_problem=lambda message: None) -> "list[tuple[str, bool]]":
+    """Which directories to watch under ``root``, and whether recursively.
+
+    A directory with no ignored directory anywhere below it is watched
+    recursively; one that has is watched one level only and its children are
+    planned the same way.  ``__pycache__`` alone does not split a tree (it is
+    everywhere and small).  Symlinked directories are not followed (no loops),
+    unreadable ones are reported once through ``on_problem``.
+    """
+    children: "dict[str, list[str]]" = {}
+    heavy: "dict[str, bool]" = {}
+    order = []
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        order.append(directory)
+        kids = []
+        split = False
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    try:
+                        if not entry.is_dir(follow_symlinks=False):
+                            continue
+                    except OSError:
+                        continue
+                    if entry.name == "__pycache__":
+                        continue
+                    if path_filter.is_ignored_dir(entry.path) or _is_virtualenv(entry.path):
+                        if _is_virtualenv(entry.path):
+                            path_filter.ignored_dirs.add(entry.path)
+                        split = True
+                        continue
+                    kids.append(entry.path)
+        except OSError as exc:
+            on_problem(f"cannot read directory {directory}: {exc.strerror or exc}")
+            split = True  # do not let the backend walk into it either
+        children[directory] = kids
+        heavy[directory] = split
+        stack.extend(kids)
+    for directory in reversed(order):  # children before parents
+        if any(heavy[kid] for kid in children[directory]):
+            heavy[directory] = True
+    plan = []
+
+    def emit(directory: str) -> None:
+        if not heavy[directory]:
+            plan.append((directory, True))
+        else:
+            plan.append((directory, False))
+            for kid in children[directory]:
+                emit(kid)
+
+    if os.path.isdir(root):
+        emit(root)
+    return plan
+
+
+def _is_virtualenv(directory: str) -> bool:
+    return os.path.isfile(os.path.join(directory, "pyvenv.cfg"))
+
+
+def _walk_files(directory: str, path_filter: PathFilter):
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = [d for d in dirnames if not path_filter.is_ignored_dir(os.path.join(dirpath, d))]
+        for name in filenames:
+            yield os.path.join(dirpath, name)
+
+
+def _backend_name(observer) -> str:
+    name = type(observer).__name__.lower()
+    for backend in ("inotify", "fsevents", "kqueue", "windowsapi", "readdirectorychanges", "polling"):
+        if backend in name:
+            return "windows" if backend in ("windowsapi", "readdirectorychanges") else backend
+    return name.replace("observer", "") or "native"
+
+
+def native_failure_message(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return (
+            "inotify watch limit reached: falling back to polling. "
+            "Raise the limit with: sudo sysctl fs.inotify.max_user_watches=524288"
+        )
+    if exc.errno == errno.EMFILE:
+        return (
+            "inotify instance limit (or open-files limit) reached: falling back to polling. "
+            "Raise it with: sudo sysctl fs.inotify.max_user_instances=512"
+        )
+    return f"native file watching unavailable ({exc.strerror or exc}): falling back to polling"

@@ -1,0 +1,3 @@
+"""Edit this string and save: tdev restarts the app."""
+
+GREETING = "Hello, world"
