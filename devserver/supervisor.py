@@ -50,7 +50,7 @@ class Supervisor:
         self._restarts = 0
         self._change_seen_at: "float | None" = None
         self.filter = self._build_filter()
-        self.watcher = Watcher(self.filter, self._changes_from_thread, output, poll=config.poll)
+        self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
 
     # -- set-up ---------------------------------------------------------------------
     def _build_filter(self) -> PathFilter:
@@ -179,9 +179,6 @@ class Supervisor:
                 self.watcher.add_files([os.path.realpath(p) for p in message.get("paths", []) if isinstance(p, str)])
 
     # -- changes ------------------------------------------------------------------------
-    def _changes_from_thread(self, paths) -> None:
-        self.loop.call_soon_threadsafe(self._on_changes, list(paths))
-
     def _on_changes(self, paths) -> None:
         if self.state == STOPPING:
             return

@@ -8,12 +8,14 @@ of other projects, ``--watch`` files) are watched through their directory,
 non-recursively: atomic saves (write a temp file, rename it over) are seen too.
 
 Events are filtered on watchdog's thread; only paths that count reach the
-supervisor, through ``on_change(paths)``.
+supervisor, through ``on_change(paths)``.  Everything else the watcher does
+(scheduling watches, falling back to polling) happens on the supervisor's
+loop thread: watchdog's thread only *posts* work there, so the two never
+hold each other's locks.
 """
 
 import errno
 import os
-import threading
 
 from devserver.filters import PathFilter
 
@@ -23,14 +25,15 @@ POLL_INTERVAL = 0.5
 
 
 class Watcher:
-    def __init__(self, path_filter: PathFilter, on_change, output, poll: bool = False) -> None:
+    def __init__(self, path_filter: PathFilter, on_change, output, post, poll: bool = False) -> None:
+        """``post(fn, *args)`` runs ``fn(*args)`` on the owner's thread (e.g. ``loop.call_soon_threadsafe``)."""
         self.filter = path_filter
         self.on_change = on_change
+        self.post = post
         self.output = output
         self.poll = poll
         self.backend = "polling" if poll else "native"
         self._observer = None
-        self._lock = threading.RLock()
         self._watches: "dict[str, tuple[bool, object]]" = {}  # dir -> (recursive, watchdog watch)
         self._wanted: "dict[str, bool]" = {}  # dir -> recursive: what we want watched, whatever the backend
         self._handler = _Handler(self)
@@ -46,8 +49,7 @@ class Watcher:
         self._start_observer()
 
     def stop(self) -> None:
-        with self._lock:
-            observer, self._observer = self._observer, None
+        observer, self._observer = self._observer, None
         if observer is not None:
             observer.stop()
             observer.join(timeout=2)
@@ -129,12 +131,11 @@ class Watcher:
     def add_files(self, paths) -> "list[str]":
         """Watch more single files (imported modules, autoreload.watch files). Returns the new ones."""
         added = []
-        with self._lock:
-            for path in paths:
-                if self.filter.add_file(path):
-                    added.append(path)
-                    if self._observer is not None:
-                        self._want_file_dir(path, schedule=True)
+        for path in paths:
+            if self.filter.add_file(path):
+                added.append(path)
+                if self._observer is not None:
+                    self._want_file_dir(path, schedule=True)
         return added
 
     def _want_file_dir(self, path: str, schedule: bool = False) -> None:
@@ -167,28 +168,27 @@ class Watcher:
             self._start_polling()
 
     def _directory_event(self, event_type: str, path: str, dest: "str | None") -> None:
-        """Keep the plan true when directories come and go below a one-level watch."""
-        with self._lock:
-            if self._observer is None or self.poll:
-                return
-            if event_type == "created" or (event_type == "moved" and dest):
-                new = dest if event_type == "moved" else path
-                parent = os.path.dirname(new)
-                if self._wanted.get(parent) is False and self.filter.tree_of(parent) is not None:
-                    if not self.filter.is_ignored_dir(new):
-                        self._wanted[new] = True
-                        self._schedule_or_fall_back(new, True)
-                        found = [p for p in _walk_files(new, self.filter) if self.filter.matches(p)]
-                        if found:
-                            self.on_change(found)
-            if event_type in ("deleted", "moved"):
-                if path in self._watches and path not in self.filter.trees:
-                    recursive, watch = self._watches.pop(path)
-                    try:
-                        self._observer.unschedule(watch)
-                    except Exception:
-                        pass
-                    self._wanted.pop(path, None)
+        """Keep the plan true when directories come and go below a one-level watch (loop thread)."""
+        if self._observer is None or self.poll:
+            return
+        if event_type == "created" or (event_type == "moved" and dest):
+            new = dest if event_type == "moved" else path
+            parent = os.path.dirname(new)
+            if self._wanted.get(parent) is False and self.filter.tree_of(parent) is not None:
+                if new not in self._wanted and not self.filter.is_ignored_dir(new):
+                    self._wanted[new] = True
+                    self._schedule_or_fall_back(new, True)
+                    # Files written before the watch existed: they count too.
+                    found = [p for p in _walk_files(new, self.filter) if self.filter.matches(p)]
+                    if found:
+                        self.on_change(found)
+        if event_type in ("deleted", "moved") and path in self._watches and path not in self.filter.trees:
+            recursive, watch = self._watches.pop(path)
+            try:
+                self._observer.unschedule(watch)
+            except Exception:
+                pass
+            self._wanted.pop(path, None)
 
     # -- reporting ----------------------------------------------------------------------
     def summary(self) -> str:
@@ -226,15 +226,16 @@ class _Handler:
         src = _text(event.src_path)
         dest = _text(getattr(event, "dest_path", "") or "") or None
         try:
+            watcher = self.watcher
             if event.is_directory:
-                if event_type == "modified" or event_type == "closed":
+                if event_type in ("modified", "closed"):
                     return
-                self.watcher._directory_event(event_type, src, dest)
-            paths = [p for p in (src, dest) if p and self.watcher.filter.matches(p, event.is_directory)]
-            if event.is_directory and event_type == "created":
-                paths = []  # files inside it are reported on their own
+                watcher.post(watcher._directory_event, event_type, src, dest)
+                if event_type == "created":
+                    return  # the files inside it are reported on their own
+            paths = [p for p in (src, dest) if p and watcher.filter.matches(p, event.is_directory)]
             if paths:
-                self.watcher.on_change(paths)
+                watcher.post(watcher.on_change, paths)
         except Exception as exc:  # never let a strange path kill the watch thread
             self.watcher._note_problem(f"ignored an event for {src!r}: {exc!r}")
 

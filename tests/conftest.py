@@ -129,14 +129,15 @@ def process_group_members(pgid: int) -> "set[int]":
 class Tdev:
     """A real ``tdev`` process with its stdout/stderr collected line by line."""
 
-    def __init__(self, args, cwd, env=None) -> None:
+    def __init__(self, args, cwd, env=None, command=None) -> None:
+        """``command`` replaces the ``tdev`` executable, e.g. ``[PYTHON, "-O", "-m", "devserver"]``."""
         full_env = dict(os.environ)
         full_env.pop("NO_COLOR", None)
         full_env.pop("FORCE_COLOR", None)
         full_env.pop("TDEV_POLL", None)
         if env:
             full_env.update(env)
-        self.args = [*TDEV, *args]
+        self.args = [*(TDEV if command is None else command), *args]
         self.proc = subprocess.Popen(
             self.args,
             cwd=str(cwd),
@@ -248,8 +249,8 @@ def tdev():
     """Start ``tdev`` processes: ``tdev(args, cwd=..., env=...)``; all are killed at teardown."""
     started = []
 
-    def start(args, cwd, env=None) -> Tdev:
-        process = Tdev(args, cwd, env)
+    def start(args, cwd, env=None, command=None) -> Tdev:
+        process = Tdev(args, cwd, env, command)
         started.append(process)
         return process
 
