@@ -33,6 +33,8 @@ def main(argv: "list[str]") -> None:
     imports.install(channel)
     tornado_hooks.install(channel)
     code = _run(mode, target, args, channel)
+    if _stop_requested.is_set():
+        _exit_now(code)
     raise SystemExit(code)
 
 
@@ -82,6 +84,55 @@ def _run(mode: str, target: str, args: "list[str]", channel: Channel) -> "int | 
         _run_reload_hooks()
     imports.flush_modules()
     return code
+
+
+def _exit_now(code) -> None:
+    """Finish a requested stop without the interpreter's slow teardown.
+
+    The app has already unwound (its ``finally`` blocks and ``asyncio.run``
+    clean-up ran) and the reload hooks ran.  What a normal exit does next is
+    done here in the same order: wait for non-daemon threads, run ``atexit``
+    handlers, flush open files.  Only the module-by-module teardown is
+    skipped, which costs a Tornado app ~50 ms on every reload.
+    """
+    shutdown_threads = getattr(threading, "_shutdown", None)
+    try:
+        if shutdown_threads is not None:
+            shutdown_threads()
+    except BaseException:
+        pass
+    import atexit
+
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:
+        pass
+    _flush_open_files()
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    elif code is None:
+        code = 0
+    elif not isinstance(code, int):
+        code = 1
+    os._exit(code & 0xFF if code >= 0 else 1)
+
+
+def _flush_open_files() -> None:
+    """Flush every open writable file, as the interpreter's teardown would when it frees them."""
+    import gc
+    import io
+    import itertools
+
+    kinds = {io.BufferedWriter, io.BufferedRandom, io.TextIOWrapper}
+    objects = gc.get_objects()
+    # Filtered at C speed: a Python-level loop over every object costs milliseconds.
+    for stream in itertools.compress(objects, map(kinds.__contains__, map(type, objects))):
+        try:
+            if not stream.closed and stream.writable():
+                stream.flush()
+        except Exception:
+            pass
 
 
 def _run_script(path: str, args: "list[str]") -> None:
