@@ -148,8 +148,21 @@ def _run_script(path: str, args: "list[str]") -> None:
     main_module.__loader__ = importlib.machinery.SourceFileLoader("__main__", abspath)
     with open(abspath, "rb") as f:
         source = f.read()
-    code = compile(source, abspath, "exec", dont_inherit=True)
+    code = _compile_script(source, abspath)
     exec(code, main_module.__dict__)
+
+
+def _compile_script(source: bytes, abspath: str):
+    """``compile`` that, like ``python script.py``, always names the script in the error."""
+    try:
+        return compile(source, abspath, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        if isinstance(exc, SyntaxError) and exc.filename:
+            raise
+        message = str(exc.msg if isinstance(exc, SyntaxError) else exc).replace("source code string", "source code")
+        first_line = source.split(b"\n", 1)[0].decode("utf-8", "replace").replace("\x00", "")
+        error = SyntaxError(message, (abspath, getattr(exc, "lineno", None) or 1, None, first_line))
+    raise error
 
 
 def _run_module(name: str, args: "list[str]") -> None:
@@ -183,13 +196,16 @@ def _run_reload_hooks() -> None:
 
 
 def _strip_own_frames(tb):
-    while tb is not None and os.path.realpath(tb.tb_frame.f_code.co_filename) in _OWN_FILES | _runpy_files():
+    """Drop the leading frames that are tdev's or runpy's: the first frame shown is the user's."""
+    own = _OWN_FILES | {"<frozen runpy>"}
+    if _RUNPY is not None:
+        own.add(os.path.realpath(_RUNPY.__file__))
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename not in own and os.path.realpath(filename) not in own:
+            break
         tb = tb.tb_next
     return tb
-
-
-def _runpy_files() -> "set[str]":
-    return {os.path.realpath(_RUNPY.__file__)} if _RUNPY is not None else set()
 
 
 def _print_exception(exc: BaseException) -> None:
