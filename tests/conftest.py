@@ -135,8 +135,11 @@ class Tdev:
         full_env.pop("NO_COLOR", None)
         full_env.pop("FORCE_COLOR", None)
         full_env.pop("TDEV_POLL", None)
-        if env:
-            full_env.update(env)
+        for key, value in (env or {}).items():
+            if value is None:  # None: remove the variable
+                full_env.pop(key, None)
+            else:
+                full_env[key] = value
         self.args = [*(TDEV if command is None else command), *args]
         self.proc = subprocess.Popen(
             self.args,
@@ -246,7 +249,9 @@ class Tdev:
 
 @pytest.fixture
 def tdev():
-    """Start ``tdev`` processes: ``tdev(args, cwd=..., env=...)``; all are killed at teardown."""
+    """Start ``tdev`` processes: ``tdev(args, cwd=..., env=..., command=...)``; all are killed at teardown.
+
+    ``env`` entries are added to the environment (a value of None removes the variable)."""
     started = []
 
     def start(args, cwd, env=None, command=None) -> Tdev:

@@ -55,7 +55,16 @@ def _start_lifeline(channel: Channel) -> None:
         except OSError:
             os._exit(1)
 
-    threading.Thread(target=lifeline, name="tdev-lifeline", daemon=True).start()
+    # Signals are for the main thread: one delivered to this thread would not wake the app's
+    # event loop. The thread inherits the mask that is in force while it is created.
+    block = hasattr(signal, "pthread_sigmask")
+    if block:
+        saved = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    try:
+        threading.Thread(target=lifeline, name="tdev-lifeline", daemon=True).start()
+    finally:
+        if block:
+            signal.pthread_sigmask(signal.SIG_SETMASK, saved)
 
 
 def _on_sigterm(signum, frame) -> None:

@@ -1,0 +1,182 @@
+"""The ``tdev`` command line, end to end: user errors, --version / --help, colour, verbosity,
+and awkward script paths."""
+
+import os
+import re
+import time
+
+import pytest
+
+from devserver import __version__
+from tests.conftest import PYTHON, process_group_members, wait_for_body, write
+
+# -- 12. user errors: one line, exit 2, nothing left running ----------------------------------------
+
+BAD_INPUT = [
+    pytest.param(["run"], "SCRIPT", id="missing-script"),
+    pytest.param(["run", "nosuch_app.py", "8000"], "nosuch_app.py", id="no-such-script"),
+    pytest.param(["run", "--no-reload", "nosuch_app.py"], "nosuch_app.py", id="no-such-script-no-reload"),
+    pytest.param(["run", "somedir"], "somedir", id="directory"),
+    pytest.param(["run", "-m", "nosuch_module_xyz"], "nosuch_module_xyz", id="unknown-module"),
+    pytest.param(["run", "-m", "somedir.nosuch_sub"], "somedir.nosuch_sub", id="unknown-submodule"),
+    pytest.param(["run", "-m"], "-m", id="empty-m"),
+    pytest.param(["run", "--frobnicate", "app.py"], "--frobnicate", id="unknown-option"),
+    pytest.param(["run", "--grace", "-1", "app.py"], "--grace '-1'", id="negative-grace"),
+    pytest.param(["run", "--debounce", "abc", "app.py"], "--debounce 'abc'", id="debounce-not-a-number"),
+    pytest.param(["run", "--watch", "/does/not/exist", "app.py"], "/does/not/exist", id="watch-missing-path"),
+    pytest.param(["frobnicate"], "frobnicate", id="unknown-command"),
+]
+
+
+@pytest.mark.parametrize("args, named", BAD_INPUT)
+def test_bad_input_is_one_line_and_exit_2(tdev, tmp_path, args, named):
+    write(tmp_path / "app.py", "raise SystemExit('the app must not run')\n")
+    write(tmp_path / "somedir" / "__init__.py", "raise SystemExit('package code must not run')\n")
+    started = time.monotonic()
+    t = tdev(args, cwd=tmp_path)
+    code = t.wait(timeout=10)
+    elapsed = time.monotonic() - started
+    lines = t.err.splitlines()
+    assert code == 2, t.err
+    assert len(lines) == 1, t.err
+    assert lines[0].startswith("tdev: error: "), lines[0]
+    assert named in lines[0], lines[0]
+    assert "Traceback" not in t.err + t.out
+    assert "must not run" not in t.err + t.out
+    assert elapsed < 5, f"tdev took {elapsed:.1f}s to refuse"
+    assert process_group_members(t.pid) == set(), "a process of tdev's group outlived it"
+
+
+# -- 13. --version / --help -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "command, args, expected",
+    [
+        (None, ["--version"], f"tdev {__version__}"),
+        ([PYTHON, "-m", "devserver"], ["--version"], f"tdev {__version__}"),
+        (None, ["run", "--help"], "usage: tdev run"),
+        (None, ["run", "-h"], "--no-reload"),
+        (None, ["--help"], "commands:"),
+    ],
+    ids=["tdev-version", "python-m-devserver-version", "run-help", "run-h", "main-help"],
+)
+def test_version_and_help(tdev, tmp_path, command, args, expected):
+    t = tdev(args, cwd=tmp_path, command=command)
+    assert t.wait(timeout=10) == 0, t.err
+    assert expected in t.out
+    assert t.err == ""
+
+
+# -- 14. colour ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "env, coloured",
+    [({}, False), ({"FORCE_COLOR": "1"}, True), ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False)],
+    ids=["pipe", "FORCE_COLOR", "NO_COLOR-beats-FORCE_COLOR"],
+)
+def test_colour(tdev, hello_app, port, env, coloured):
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app, env=env)
+    wait_for_body(port, "v1")
+    t.wait_for(r"app listening")
+    assert ("\x1b[" in t.err) is coloured, repr(t.err)
+    # Coloured or not, the prefix is there.
+    assert t.count(r"\[tdev\]") >= 2
+
+
+# -- 15. verbosity ----------------------------------------------------------------------------------
+
+EXITING_APP = """
+    import asyncio
+    import sys
+
+    import tornado.web
+    from tornado.ioloop import IOLoop
+
+
+    class MainHandler(tornado.web.RequestHandler):
+        def get(self):
+            self.write("up")
+            IOLoop.current().call_later(0.2, sys.exit, 3)
+
+
+    async def main():
+        tornado.web.Application([(r"/", MainHandler)]).listen(int(sys.argv[1]), address="127.0.0.1")
+        await asyncio.Event().wait()
+
+
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["normal", "quiet"])
+def test_quiet_hides_info_but_not_errors(tdev, tmp_path, port, quiet):
+    write(tmp_path / "app.py", EXITING_APP)
+    t = tdev(["run", *(["-q"] if quiet else []), "app.py", str(port)], cwd=tmp_path)
+    wait_for_body(port, "up")  # the app was listening for a while; it now exits with code 3
+    t.wait_for(r"^\[tdev\] .*exited with code 3")
+    if quiet:
+        assert t.count(r"app listening") == 0, t.err
+        assert t.count(r"running app\.py") == 0, t.err
+    else:
+        assert t.count(r"app listening") == 1, t.err
+        assert t.count(r"running app\.py") == 1, t.err
+
+
+def test_verbose_shows_the_watch_set(tdev, hello_app, port):
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    project = re.escape(os.path.realpath(hello_app))
+    t.wait_for(rf"^\[tdev\] .*recursive.*{project}$")
+
+
+def test_normal_output_does_not_show_the_watch_set(tdev, hello_app, port):
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    t.wait_for(r"app listening")
+    t.wait_for(r"watching \d+ files? and")  # the one-line summary, shown about 1 s after start
+    project = re.escape(os.path.realpath(hello_app))
+    assert t.count(rf"recursive.*{project}$") == 0, t.err
+
+
+# -- 16. awkward script paths -------------------------------------------------------------------------
+
+def test_script_path_with_spaces_and_non_ascii(tdev, tmp_path, port):
+    directory = tmp_path / "my app"
+    script = write(
+        directory / "ünïcode app.py",
+        """
+        import asyncio
+        import sys
+
+        import tornado.web
+
+        import version
+
+        GREETING = "hello"
+
+
+        class MainHandler(tornado.web.RequestHandler):
+            def get(self):
+                self.write(f"{GREETING} {version.VERSION} {__file__}")
+
+
+        async def main():
+            tornado.web.Application([(r"/", MainHandler)]).listen(int(sys.argv[1]), address="127.0.0.1")
+            await asyncio.Event().wait()
+
+
+        asyncio.run(main())
+        """,
+    )
+    write(directory / "version.py", 'VERSION = "v1"\n')
+    t = tdev(["run", "my app/ünïcode app.py", str(port)], cwd=tmp_path)
+    body = wait_for_body(port, "hello v1")
+    assert body.endswith(str(script)), body
+
+    write(directory / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "hello v2")
+
+    script.write_text(script.read_text(encoding="utf-8").replace('"hello"', '"bonjour"'), encoding="utf-8")
+    wait_for_body(port, "bonjour v2")
+    t.wait_for(r"ünïcode app\.py changed")
+    assert "Traceback" not in t.err
