@@ -68,7 +68,24 @@ def _start_lifeline(channel: Channel) -> None:
 
 
 def _on_sigterm(signum, frame) -> None:
+    """Stop the app: unwind it with ``SystemExit`` from a point where nothing can swallow it.
+
+    Raised right here, the exception would land in whatever code is running;
+    inside a request Tornado logs it as "Uncaught exception" and keeps serving.
+    With an event loop running, it is raised from a loop callback instead, at
+    the top of the loop, and unwinds ``asyncio.run`` / ``IOLoop.start`` cleanly.
+    """
     _stop_requested.set()
+    loop = None
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        loop = asyncio._get_running_loop()
+    if loop is None:
+        raise SystemExit(0)
+    loop.call_soon_threadsafe(_raise_system_exit)
+
+
+def _raise_system_exit() -> None:
     raise SystemExit(0)
 
 
