@@ -64,6 +64,9 @@ class Watcher:
                 self._schedule_all()
                 observer.start()
                 self.backend = _backend_name(observer)
+                if self.backend == "inotify" and self._wanted and inotify_watch_limit_reached(next(iter(self._wanted))):
+                    # watchdog drops subdirectories it could not watch without a word: check ourselves.
+                    raise OSError(errno.ENOSPC, "inotify watch limit reached")
                 return
             except OSError as exc:
                 self._stop_quietly()
@@ -319,6 +322,24 @@ def _backend_name(observer) -> str:
         if backend in name:
             return "windows" if backend in ("windowsapi", "readdirectorychanges") else backend
     return name.replace("observer", "") or "native"
+
+
+def inotify_watch_limit_reached(directory: str) -> bool:
+    """True when not one more inotify watch can be added (Linux): the limit was hit on the way."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.inotify_init1(os.O_CLOEXEC)
+    except (OSError, AttributeError):
+        return False
+    if fd < 0:
+        return False  # no instance left: watchdog's own instance exists, so that is not a lost watch
+    try:
+        wd = libc.inotify_add_watch(fd, os.fsencode(directory), 0x2)  # IN_MODIFY
+        return wd < 0 and ctypes.get_errno() == errno.ENOSPC
+    finally:
+        os.close(fd)
 
 
 def native_failure_message(exc: OSError) -> str:

@@ -1,0 +1,113 @@
+"""Watch backends and the shape of the watched tree: polling, fallback when inotify is out of
+resources (for real, in a user namespace with lowered limits), new and recreated directories."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import TDEV, wait_for_body, write
+
+
+def test_poll_flag_reloads(tdev, hello_app, port):
+    t = tdev(["run", "--poll", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    t.wait_for(r"watching .*polling")
+    write(hello_app / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2")
+
+
+def test_tdev_poll_environment_variable_forces_polling(tdev, hello_app, port):
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app, env={"TDEV_POLL": "1"})
+    wait_for_body(port, "v1")
+    t.wait_for(r"watching .*polling")
+    write(hello_app / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2")
+
+
+def _can_lower_inotify_limits() -> bool:
+    if not sys.platform.startswith("linux") or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "-Ur", "sh", "-c", "echo 0 > /proc/sys/user/max_inotify_instances"],
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+needs_userns = pytest.mark.skipif(
+    not _can_lower_inotify_limits(),
+    reason="needs Linux user namespaces (unshare -Ur) to lower the inotify limits for tdev alone",
+)
+
+
+@needs_userns
+@pytest.mark.parametrize(
+    "sysctl, value, hint",
+    [
+        ("max_inotify_instances", 0, "fs.inotify.max_user_instances"),
+        ("max_inotify_watches", 1, "fs.inotify.max_user_watches"),
+    ],
+)
+def test_inotify_limits_fall_back_to_polling(tdev, hello_app, port, sysctl, value, hint):
+    # Limits lowered for a new user namespace only: the rest of the machine is untouched.
+    (hello_app / "pkg" / "sub").mkdir(parents=True)  # more than one directory to watch
+    script = f'echo {value} > /proc/sys/user/{sysctl} && exec "$@"'
+    t = tdev(
+        ["run", "app.py", str(port)],
+        cwd=hello_app,
+        command=["unshare", "-Ur", "sh", "-c", script, "sh", *TDEV],
+    )
+    wait_for_body(port, "v1")
+    warning = t.wait_for(r"falling back to polling")
+    assert hint in warning and "sysctl" in warning
+    assert t.count(r"falling back to polling") == 1
+    t.wait_for(r"watching .*polling")
+    write(hello_app / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2")
+
+
+def test_new_package_beside_an_ignored_tree_is_watched(tdev, hello_app, port):
+    # node_modules at the top makes the project root a one-level watch: a directory created
+    # later must get its own watch, and modules written into it at once must count.
+    (hello_app / "node_modules" / "left-pad").mkdir(parents=True)
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    write(hello_app / "pkg" / "__init__.py", "")
+    write(hello_app / "pkg" / "mod.py", 'X = "new"\n')
+    t.wait_for(r"changed — restarting")
+    write(hello_app / "version.py", 'from pkg.mod import X\nVERSION = "v2-" + X\n')
+    wait_for_body(port, "v2-new")
+    write(hello_app / "pkg" / "mod.py", 'X = "newer"\n')
+    wait_for_body(port, "v2-newer")
+
+
+def test_directory_deleted_and_recreated_is_watched_again(tdev, hello_app, port):
+    (hello_app / ".git").mkdir()  # splits the tree: pkg/ is a watch of its own
+    write(hello_app / "pkg" / "__init__.py", "")
+    write(hello_app / "pkg" / "mod.py", 'X = "a"\n')
+    write(hello_app / "version.py", 'from pkg.mod import X\nVERSION = "v-" + X\n')
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v-a")
+    shutil.rmtree(hello_app / "pkg")  # like a branch switch that removes the package
+    t.wait_for(r"app exited with code 1")
+    write(hello_app / "pkg" / "__init__.py", "")
+    write(hello_app / "pkg" / "mod.py", 'X = "b"\n')
+    wait_for_body(port, "v-b")
+    write(hello_app / "pkg" / "mod.py", 'X = "c"\n')
+    wait_for_body(port, "v-c")
+
+
+def test_file_that_vanishes_right_after_an_event_is_not_an_error(tdev, hello_app, port):
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    for i in range(20):
+        path = hello_app / f"flash_{i}.py"
+        path.write_text("x = 1\n")
+        os.unlink(path)
+    t.wait_for(r"changed — restarting")
+    write(hello_app / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2")
+    assert "Traceback" not in t.err
