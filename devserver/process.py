@@ -36,10 +36,11 @@ def child_environment() -> "dict[str, str]":
 class Child:
     """One running app process, its channel, and the thread that waits for its exit."""
 
-    def __init__(self, popen: subprocess.Popen, channel: Channel, started: float) -> None:
+    def __init__(self, popen: subprocess.Popen, channel: Channel, started: float, started_wall: float) -> None:
         self.popen = popen
         self.channel = channel
-        self.started = started
+        self.started = started  # time.monotonic()
+        self.started_wall = started_wall  # time.time(), to compare with file modification times
         self.stop_sent: "float | None" = None
         self.killed = False
         self.returncode: "int | None" = None
@@ -88,6 +89,7 @@ class Child:
 
 def spawn(target: Target) -> Child:
     """Start the app under the child bootstrap, with an inherited channel."""
+    started_wall = time.time()
     parent_sock, child_sock = socket.socketpair()
     parent_sock.set_inheritable(False)
     command = [
@@ -112,7 +114,7 @@ def spawn(target: Target) -> Child:
     finally:
         child_sock.close()
     parent_sock.setblocking(False)
-    return Child(popen, Channel(parent_sock), time.monotonic())
+    return Child(popen, Channel(parent_sock), time.monotonic(), started_wall)
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -30,6 +30,7 @@ from devserver.process import Child, spawn
 from devserver.watcher import Watcher
 
 RUNNING, WAITING, RESTARTING, STOPPING = "running", "waiting", "restarting", "stopping"
+VANISHED_WAIT = 0.25  # seconds a watched module may be missing mid-save before the restart goes ahead
 
 
 class Supervisor:
@@ -49,6 +50,7 @@ class Supervisor:
         self._summary_shown = False
         self._restarts = 0
         self._change_seen_at: "float | None" = None
+        self._seen_paths: "set[str]" = set()  # paths as reported by the app, already handled
         self.filter = self._build_filter()
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
 
@@ -113,17 +115,33 @@ class Supervisor:
         if messages is None:
             self.loop.remove_reader(child.channel.sock.fileno())
             return
+        self._handle_messages(child, messages)
+
+    def _handle_messages(self, child: Child, messages) -> None:
         for message in messages:
             kind = message["t"]
             if kind in ("files", "watch", "error"):
-                paths = [os.path.realpath(p) for p in message.get("paths", []) if isinstance(p, str)]
-                added = self.watcher.add_files(paths)
-                for path in added:
-                    self.out.debug(f"watching {path}")
+                self._watch_reported(child, message.get("paths", []))
             elif kind == "listen":
                 self._on_listen(message.get("addrs", []))
             elif kind == "info":
                 self._say_once(str(message.get("msg", "")))
+
+    def _watch_reported(self, child: Child, raw_paths) -> None:
+        """Watch files the app reported; one saved after the app started is a change already."""
+        fresh = [p for p in raw_paths if isinstance(p, str) and p not in self._seen_paths]
+        self._seen_paths.update(fresh)
+        added = self.watcher.add_files([os.path.realpath(p) for p in fresh])
+        changed = []
+        for path in added:
+            self.out.debug(f"watching {path}")
+            try:
+                if os.stat(path).st_mtime > child.started_wall:
+                    changed.append(path)
+            except OSError:
+                pass
+        if changed:
+            self._on_changes(changed)
 
     def _on_listen(self, addrs) -> None:
         urls = []
@@ -157,7 +175,7 @@ class Supervisor:
             messages = child.channel.receive()
             if not messages:
                 break
-            self._handle_late(messages)
+            self._handle_messages(child, messages)
         child.channel.close()
         self.child = None
         self._cancel_grace()
@@ -172,11 +190,6 @@ class Supervisor:
         how = child.describe_exit()
         self.out.error(f"app {how} — waiting for changes before restarting")
         self.exit_code = 0
-
-    def _handle_late(self, messages) -> None:
-        for message in messages:
-            if message["t"] in ("files", "watch", "error"):
-                self.watcher.add_files([os.path.realpath(p) for p in message.get("paths", []) if isinstance(p, str)])
 
     # -- changes ------------------------------------------------------------------------
     def _on_changes(self, paths) -> None:
@@ -216,7 +229,15 @@ class Supervisor:
 
     def _maybe_restart(self) -> None:
         """Start the new app once both the burst is over and the old app is gone."""
-        if self.state != RESTARTING or self.child is not None or self.debouncer.pending and not self.debouncer.due(time.monotonic()):
+        now = time.monotonic()
+        if self.state != RESTARTING or self.child is not None:
+            return
+        if self.debouncer.pending and not self.debouncer.due(now):
+            return
+        missing = [p for p in self.changed if p in self.filter.files and not os.path.exists(p)]
+        if missing and self.debouncer.first is not None and now - self.debouncer.first < VANISHED_WAIT:
+            # A module renamed away mid-save (vim's backup-then-write): give it a moment to come back.
+            self.loop.call_later(0.01, self._maybe_restart)
             return
         self.debouncer.reset()
         changed, self.changed = self.changed, []

@@ -17,9 +17,14 @@ def _main() -> None:
         del sys.path[0]
     package_root = os.path.dirname(os.path.dirname(here))
     sys.path.insert(0, package_root)
+    # tdev's own bytecode is cached even under PYTHONDONTWRITEBYTECODE (common in Docker images):
+    # compiling these modules on every reload would cost milliseconds. The app's setting is restored.
+    dont_write = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
     try:
         from devserver.child import runtime
     finally:
+        sys.dont_write_bytecode = dont_write
         sys.path.remove(package_root)
     runtime.main(sys.argv[1:])
 

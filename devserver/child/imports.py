@@ -5,6 +5,12 @@ records the origin of each spec they return and hands the spec back unchanged,
 so the import system itself is not altered.  Modules that were imported before
 it was installed are swept from ``sys.modules`` once.
 
+During start-up the paths are batched (one message instead of hundreds of
+sends on the reload's critical path) until the app listens, exits, fails, or
+``BATCH_SECONDS`` pass (the lifeline thread's clock); after that each import is reported at once.  The
+supervisor treats a newly reported file modified after the app started as a
+change, so nothing saved during the batching window is lost.
+
 It also lets other child modules run a function right after a given module has
 been executed (``after_import``), which is how Tornado is patched without
 importing Tornado up front.
@@ -12,10 +18,16 @@ importing Tornado up front.
 
 import os
 import sys
+import threading
+
+BATCH_SECONDS = 0.3
 
 _channel = None
 _sent: "set[str]" = set()
 _after: "dict[str, list]" = {}
+_pending: "dict[str, list[str]]" = {}
+_batching = True
+_lock = threading.Lock()
 
 
 def install(channel) -> None:
@@ -47,8 +59,26 @@ def report(kind: str, paths) -> None:
             if key not in _sent:
                 _sent.add(key)
                 fresh.append(os.path.abspath(path))
-    if fresh:
-        _channel.send(kind, paths=fresh)
+    if not fresh:
+        return
+    with _lock:
+        if _batching:
+            _pending.setdefault(kind, []).extend(fresh)
+            return
+    _channel.send(kind, paths=fresh)
+
+
+def end_batching() -> None:
+    """Send what start-up collected; from now on each import is reported at once."""
+    global _batching
+    with _lock:
+        _batching = False
+        pending = list(_pending.items())
+        _pending.clear()
+    channel = _channel
+    if channel is not None:
+        for kind, paths in pending:
+            channel.send(kind, paths=paths)
 
 
 def flush_modules() -> None:
@@ -58,8 +88,9 @@ def flush_modules() -> None:
 
 def _forget_channel_in_fork() -> None:
     # A forked helper (multiprocessing, a user's fork) is not the app: it reports nothing.
-    global _channel
+    global _channel, _lock
     _channel = None
+    _lock = threading.Lock()
 
 
 class _ReportingFinder:

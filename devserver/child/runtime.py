@@ -7,6 +7,7 @@ dead supervisor still takes the app down with it.
 
 import builtins
 import os
+import select
 import signal
 import socket
 import sys
@@ -42,6 +43,9 @@ def _start_lifeline(channel: Channel) -> None:
     """Read the supervisor's messages; if it goes away, take the process group down."""
 
     def lifeline() -> None:
+        # Start-up's batch of imported files goes out after a while even if the app never listens.
+        select.select([channel.sock], [], [], imports.BATCH_SECONDS)
+        imports.end_batching()
         while True:
             messages = channel.receive()
             if messages is None:
@@ -101,6 +105,7 @@ def _run(mode: str, target: str, args: "list[str]", channel: Channel) -> "int | 
         if _stop_requested.is_set() and isinstance(exc, KeyboardInterrupt):
             code = 0
         else:
+            imports.end_batching()
             channel.send("error", paths=_error_files(exc))
             _print_exception(exc)
             code = 1
@@ -109,6 +114,7 @@ def _run(mode: str, target: str, args: "list[str]", channel: Channel) -> "int | 
     if _stop_requested.is_set():
         _run_reload_hooks()
     imports.flush_modules()
+    imports.end_batching()
     return code
 
 

@@ -101,5 +101,6 @@ def _patch_netutil(netutil) -> None:
 
 
 def _report_listen(addrs) -> None:
+    imports.end_batching()  # the app is up: the supervisor gets the files before the address
     if _channel is not None:
         _channel.send("listen", addrs=[list(a) for a in addrs])

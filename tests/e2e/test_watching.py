@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -111,3 +112,48 @@ def test_file_that_vanishes_right_after_an_event_is_not_an_error(tdev, hello_app
     write(hello_app / "version.py", 'VERSION = "v2"\n')
     wait_for_body(port, "v2")
     assert "Traceback" not in t.err
+
+
+def test_module_saved_while_its_import_is_still_being_reported_is_not_lost(tdev, tmp_path, port):
+    # A module from outside the project is imported at start-up; it is saved again before the app
+    # has even finished starting (and before tdev may know about it): the app must end up on it.
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    write(outside / "extlib.py", 'VALUE = "old"\n')
+    write(
+        project / "app.py",
+        """
+        import asyncio, sys, time
+        import tornado.web
+        import extlib
+        print("imported", flush=True)
+        time.sleep(1.0)
+
+        class H(tornado.web.RequestHandler):
+            def get(self):
+                self.write(extlib.VALUE)
+
+        async def main():
+            tornado.web.Application([(r"/", H)]).listen(int(sys.argv[1]), "127.0.0.1")
+            await asyncio.Event().wait()
+
+        asyncio.run(main())
+        """,
+    )
+    t = tdev(["run", "app.py", str(port)], cwd=project, env={"PYTHONPATH": str(outside)})
+    t.wait_for(r"^imported$", stream="out")
+    write(outside / "extlib.py", 'VALUE = "new"\n')
+    wait_for_body(port, "new", timeout=20)
+
+
+def test_vim_style_save_with_the_module_briefly_missing_restarts_once_without_an_error(tdev, hello_app, port):
+    # vim (backupcopy=no/auto): rename the original to a backup, then write the new file.
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    t.wait_for(r"watching")
+    os.rename(hello_app / "version.py", hello_app / "version.py~")
+    time.sleep(0.06)  # the editor's gap, longer than the debounce window (the scenario, not a wait)
+    write(hello_app / "version.py", 'VERSION = "v2"\n')
+    os.unlink(hello_app / "version.py~")
+    wait_for_body(port, "v2")
+    assert "exited with code" not in t.err
+    assert t.count(r"changed — restarting") == 1
