@@ -24,7 +24,7 @@ options:
   --include GLOB     also watch matching files in the project tree, e.g. '*.toml' (repeatable)
   --ignore GLOB      ignore matching paths, e.g. 'data' or '*.log' (repeatable)
   --poll             poll the file system instead of native events (also: TDEV_POLL=1)
-  --debounce MS      quiet time that ends a burst of changes (default 20)
+  --debounce MS      quiet time that ends a burst of changes (default 10)
   --grace SECONDS    how long the app may take to stop before it is killed (default 5)
   --no-reload        run the app once, exactly as plain python would
   -v, --verbose      say more: the watch set, each change, timings

@@ -17,7 +17,7 @@ class RunConfig:
     include: "list[str]" = field(default_factory=list)
     ignore: "list[str]" = field(default_factory=list)
     poll: bool = False
-    debounce_ms: int = 20
+    debounce_ms: int = 10
     grace: float = 5.0
     reload: bool = True
     verbosity: int = NORMAL

@@ -20,7 +20,7 @@ def app(tmp_path, monkeypatch):
 def test_script_and_its_arguments(app):
     c = parse_run(["app.py", "--port", "8000", "-v"], environ={})
     assert (c.target.kind, c.target.value, c.target.args) == ("script", "app.py", ["--port", "8000", "-v"])
-    assert c.reload and not c.poll and c.debounce_ms == 20 and c.grace == 5.0
+    assert c.reload and not c.poll and c.debounce_ms == 10 and c.grace == 5.0
 
 
 def test_options_before_the_target(app):
