@@ -48,7 +48,6 @@ class Supervisor:
         self._said: "set[str]" = set()
         self._listening: "list | None" = None
         self._summary_shown = False
-        self._restarts = 0
         self._change_seen_at: "float | None" = None
         self._seen_paths: "set[str]" = set()  # paths as reported by the app, already handled
         self.filter = self._build_filter()
@@ -58,7 +57,12 @@ class Supervisor:
     def _build_filter(self) -> PathFilter:
         config = self.config
         path_filter = PathFilter(ignore=tuple(config.ignore), system=system_dirs())
-        path_filter.add_tree(config.target.project_root(), ("*.py", *config.include))
+        root = config.target.project_root()
+        if os.path.dirname(root) == root:
+            self.out.warn(f"the project directory is {root}: not watching the whole file system, "
+                          "only imported files and --watch paths")
+        else:
+            path_filter.add_tree(root, ("*.py", *config.include))
         for path in config.watch:
             if os.path.isdir(path):
                 path_filter.add_tree(path, ("*",))
@@ -241,7 +245,6 @@ class Supervisor:
             return
         self.debouncer.reset()
         changed, self.changed = self.changed, []
-        self._restarts += 1
         self.out.change(f"{_describe_changes(changed)} — restarting")
         self._spawn()
 
