@@ -205,7 +205,7 @@ class Supervisor:
         for path in paths:
             if path not in self.changed:
                 self.changed.append(path)
-        self.debouncer.event(now)
+        self.debouncer.event(now, len(paths))
         if self.state == RUNNING and self.child is not None:
             # Stop the old app right away: the debounce window and its shutdown overlap.
             self.state = RESTARTING

@@ -77,7 +77,8 @@ def _on_sigterm(signum, frame) -> None:
     Raised right here, the exception would land in whatever code is running;
     inside a request Tornado logs it as "Uncaught exception" and keeps serving.
     With an event loop running, it is raised from a loop callback instead, at
-    the top of the loop, and unwinds ``asyncio.run`` / ``IOLoop.start`` cleanly.
+    the top of the loop, and unwinds ``asyncio.run`` / ``IOLoop.start`` cleanly;
+    Tornado servers first stop accepting and finish the requests in flight.
     """
     _stop_requested.set()
     loop = None
@@ -86,7 +87,10 @@ def _on_sigterm(signum, frame) -> None:
         loop = asyncio._get_running_loop()
     if loop is None:
         raise SystemExit(0)
-    loop.call_soon_threadsafe(_raise_system_exit)
+    if "tornado.tcpserver" in sys.modules:
+        loop.call_soon_threadsafe(tornado_hooks.stop_serving, loop, _raise_system_exit)
+    else:
+        loop.call_soon_threadsafe(_raise_system_exit)
 
 
 def _raise_system_exit() -> None:
