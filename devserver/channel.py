@@ -7,12 +7,20 @@ one per line, with a ``t`` key naming the message:
 child -> supervisor
     ``files``   ``paths``: source files the app imported (sent as imports happen)
     ``watch``   ``paths``: files registered with ``tornado.autoreload.watch``
-    ``error``   ``paths``: files named by the failing traceback / SyntaxError
-    ``listen``  ``addrs``: ``[host, port]`` pairs the app bound
+    ``error``   ``paths``: files named by the failing traceback / SyntaxError;
+                ``summary``, ``traceback``: the error as text (for the error page)
+    ``bind``    ``id``, ``kind`` ("tcp" or "unix") and ``bind_sockets`` /
+                ``bind_unix_socket``'s arguments: asks for listening sockets
+    ``serving`` the app's event loop runs with its servers accepting
     ``info``    ``msg``: a line the supervisor prints (once per session)
 
 supervisor -> child
+    ``bound``   ``id``, and ``nfds`` descriptors passed along (SCM_RIGHTS),
+                or ``errno`` + ``error``: the answer to ``bind``
     ``stop``    the supervisor is stopping the app: run reload hooks on exit
+
+A message that carries descriptors says how many (``nfds``); the receiver
+hands them out, in order, as ``message["fds"]``.
 
 This module is imported on both sides, so it uses the standard library only.
 """
@@ -23,6 +31,8 @@ import threading
 
 __all__ = ["Channel"]
 
+_RECV_FDS = hasattr(socket, "recv_fds") and hasattr(socket, "AF_UNIX")
+
 
 class Channel:
     """Newline-delimited JSON over a stream socket, safe to send from any thread."""
@@ -31,25 +41,36 @@ class Channel:
         self.sock = sock
         self._send_lock = threading.Lock()
         self._buffer = b""
+        self._fds: "list[int]" = []  # received descriptors not yet handed out
         self.closed = False
 
-    def send(self, t: str, **fields) -> bool:
-        """Send one message; False when the other side is gone."""
+    def send(self, t: str, fds: "list[int] | None" = None, **fields) -> bool:
+        """Send one message (with descriptors, if given); False when the other side is gone."""
         fields["t"] = t
+        if fds:
+            fields["nfds"] = len(fds)
         data = json.dumps(fields, separators=(",", ":")).encode("utf-8") + b"\n"
         with self._send_lock:
             if self.closed:
                 return False
             try:
-                self.sock.sendall(data)
+                if fds:
+                    sent = socket.send_fds(self.sock, [data], list(fds))
+                    data = data[sent:]
+                if data:
+                    self.sock.sendall(data)
             except OSError:
                 return False
         return True
 
     def receive(self) -> "list[dict] | None":
-        """Read what is available (one ``recv``); the complete messages, or None at EOF."""
+        """Read what is available (one read); the complete messages, or None at EOF."""
         try:
-            chunk = self.sock.recv(65536)
+            if _RECV_FDS:
+                chunk, fds, _flags, _addr = socket.recv_fds(self.sock, 65536, 32)
+                self._fds.extend(fds)
+            else:
+                chunk = self.sock.recv(65536)
         except (BlockingIOError, InterruptedError):
             return []
         except OSError:
@@ -65,12 +86,11 @@ class Channel:
             except ValueError:
                 continue
             if isinstance(message, dict) and isinstance(message.get("t"), str):
+                nfds = message.get("nfds")
+                if isinstance(nfds, int) and nfds > 0:
+                    message["fds"], self._fds = self._fds[:nfds], self._fds[nfds:]
                 messages.append(message)
         return messages
-
-    def reset_lock(self) -> None:
-        """After ``fork``: another thread may have held the lock in the parent."""
-        self._send_lock = threading.Lock()
 
     def close(self) -> None:
         with self._send_lock:

@@ -16,6 +16,7 @@ is still open, so stopping and waiting for the burst to end overlap.
 """
 
 import asyncio
+import errno
 import os
 import signal
 import sys
@@ -24,9 +25,11 @@ import time
 from devserver import __version__
 from devserver.config import RunConfig
 from devserver.debounce import Debouncer
+from devserver.errorpage import AppError, ErrorServer
 from devserver.filters import PathFilter, system_dirs
 from devserver.output import Output
 from devserver.process import Child, spawn
+from devserver.sockets import HeldSockets, describe_key, port_holder, request_key, socket_urls
 from devserver.watcher import Watcher
 
 RUNNING, WAITING, RESTARTING, STOPPING = "running", "waiting", "restarting", "stopping"
@@ -38,9 +41,10 @@ class Supervisor:
         self.config = config
         self.out = output
         self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)  # Tornado's IOLoop.current() (error page) wraps this loop
         self.state = RUNNING
         self.child: "Child | None" = None
-        self.exit_code = 0
+        self.exit_code = 0  # tdev's own exit code: 0 after a requested stop
         self.debouncer = Debouncer(config.debounce_ms / 1000.0)
         self.changed: "list[str]" = []
         self._debounce_timer = None
@@ -50,6 +54,9 @@ class Supervisor:
         self._summary_shown = False
         self._change_seen_at: "float | None" = None
         self._seen_paths: "set[str]" = set()  # paths as reported by the app, already handled
+        self.sockets = HeldSockets()
+        self.error_server = ErrorServer()
+        self._last_error: "AppError | None" = None
         self.filter = self._build_filter()
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
 
@@ -88,12 +95,16 @@ class Supervisor:
             loop.run_forever()
         finally:
             self.watcher.stop()
+            self.error_server.stop()
+            self.sockets.close_all()
             loop.close()
         return self.exit_code
 
     # -- the app process --------------------------------------------------------------
     def _spawn(self) -> None:
         self.state = RUNNING
+        self.error_server.stop()  # before the app can accept: no request is answered twice
+        self._last_error = None
         try:
             child = spawn(self.config.target)
         except OSError as exc:
@@ -103,9 +114,9 @@ class Supervisor:
         self.child = child
         self.loop.add_reader(child.channel.sock.fileno(), self._on_channel, child)
         child.on_exit(lambda c: self.loop.call_soon_threadsafe(self._on_exit, c))
+        self.sockets.new_generation()
         if self._change_seen_at is not None:
             self.out.debug(f"new app process {child.pid} started {(child.started - self._change_seen_at) * 1000:.1f} ms after the change")
-            self._change_seen_at = None
         if not self._summary_shown:
             self.loop.call_later(1.0, self._show_summary)
 
@@ -126,8 +137,12 @@ class Supervisor:
             kind = message["t"]
             if kind in ("files", "watch", "error"):
                 self._watch_reported(child, message.get("paths", []))
-            elif kind == "listen":
-                self._on_listen(message.get("addrs", []))
+                if kind == "error":
+                    self._last_error = AppError(str(message.get("summary", "")), str(message.get("traceback", "")))
+            elif kind == "bind":
+                self._on_bind(child, message)
+            elif kind == "serving":
+                self._on_serving(child)
             elif kind == "info":
                 self._say_once(str(message.get("msg", "")))
 
@@ -147,18 +162,33 @@ class Supervisor:
         if changed:
             self._on_changes(changed)
 
-    def _on_listen(self, addrs) -> None:
-        urls = []
-        for addr in addrs:
-            if len(addr) == 2 and addr[0] == "unix":
-                urls.append(f"unix:{addr[1]}")
-            elif len(addr) == 2:
-                host, port = addr
-                host = f"[{host}]" if ":" in str(host) else host
-                urls.append(f"http://{host}:{port}/")
+    def _on_bind(self, child: Child, request: dict) -> None:
+        """The app wants listening sockets: hand out the held ones (bound the first time)."""
+        try:
+            socks = self.sockets.get(request)
+        except OSError as exc:
+            where = describe_key(request_key(request))
+            holder = port_holder(request["port"]) if request.get("kind") == "tcp" and request.get("port") else None
+            detail = f"{where} is already in use" + (f" by {holder}" if holder else "")
+            if exc.errno != errno.EADDRINUSE:
+                detail = f"cannot listen on {where}: {exc.strerror or exc}"
+            self.out.error(detail)
+            child.channel.send("bound", id=request.get("id"), errno=exc.errno, error=detail)
+            return
+        child.channel.send("bound", id=request.get("id"), fds=[sock.fileno() for sock in socks])
+
+    def _on_serving(self, child: Child) -> None:
+        if child is not self.child:
+            return
+        for key in self.sockets.release_unused():
+            self.out.info(f"closed {describe_key(key)}: the app no longer listens there")
+        urls = socket_urls(self.sockets.sockets())
         if urls and urls != self._listening:
             self._listening = urls
             self.out.ok(f"app listening on {', '.join(urls)}")
+        if self._change_seen_at is not None:
+            self.out.debug(f"serving again {(time.monotonic() - self._change_seen_at) * 1000:.0f} ms after the change")
+            self._change_seen_at = None
         self._show_summary()
 
     def _say_once(self, message: str) -> None:
@@ -193,7 +223,10 @@ class Supervisor:
         self.state = WAITING
         how = child.describe_exit()
         self.out.error(f"app {how} — waiting for changes before restarting")
-        self.exit_code = 0
+        error = self._last_error or AppError(f"The app {how}.")
+        if self.sockets.sockets():
+            self.error_server.start(self.sockets.sockets(), error)
+            self.out.debug("answering on the app's sockets with the error until it serves again")
 
     # -- changes ------------------------------------------------------------------------
     def _on_changes(self, paths) -> None:

@@ -4,9 +4,11 @@
 Usage::
 
     python scripts/bench_reload.py [--saves N] [--json out.json] [--runners tdev,tornado-debug,...]
+    python scripts/bench_reload.py --app examples/hello [--edit greeting.py] [--var GREETING] [...]
 
 Standard library plus Tornado only; every runner is started with the interpreter
 that runs this script (``sys.executable``).  Linux only (reads ``/proc``).
+Two modes: a generated app (the default), or a copy of an existing app (``--app``).
 
 What is measured, and how
 -------------------------
@@ -36,8 +38,8 @@ with ``Application(debug=True)`` (Tornado's own in-process autoreload).
   the top process (the "supervisor") and of the whole tree.  For the Tornado
   runners there is a single process, so "supervisor" = the app itself.
 
-Runners
--------
+Runners (generated app)
+-----------------------
 * ``tdev``: ``python -m devserver run app.py PORT``.
 * ``tornado-autoreload``: ``python -m tornado.autoreload app_debug.py PORT``.
   The wrapper by itself only re-runs a script that *exited*; a running server
@@ -48,6 +50,28 @@ Runners
   ``hupper`` (``hupper -m app PORT``), ``watchfiles``
   (``watchfiles 'python app.py PORT' .``) and ``werkzeug``
   (``werkzeug._reloader.run_with_reloader``, the app in a thread).
+
+Your own app (``--app DIR``)
+----------------------------
+``--app examples/hello`` measures the bundled example the same way.  ``DIR`` is
+copied to a temp dir (without ``__pycache__``); before the baseline and before
+each runner, and then once per save (in place / atomic, alternating, as above),
+the one top-level line ``VAR = ...`` of ``--edit FILE`` (default ``greeting.py``;
+``--var`` default ``GREETING``) is rewritten to ``VAR = "<unique string>"`` and
+the rest of the file is kept.  A save counts as served when the body of
+``GET /`` *contains* the new string.  The app is started as ``python SCRIPT``
+(``--script``, default ``app.py``) in its copied dir and must listen on
+127.0.0.1:``$PORT`` (``--port-env``, default ``PORT``; ``--port-env ''`` passes
+the port as the script's last argument instead).  Runners in this mode:
+
+* ``tdev``: ``python -m devserver run app.py``.
+* ``tornado-autoreload``: ``python -m tornado.autoreload app.py``.
+* ``tornado-debug``: ``python app.py``: Tornado's in-process autoreload.
+
+Both Tornado runners only reload an app that turns autoreload on itself
+(``Application(debug=True)``, as examples/hello does): for an app without it,
+expect every save to be *missed*.  The baseline is the cold start of
+``python app.py``.
 
 Runners and the baseline run with ``PYTHONDONTWRITEBYTECODE=1``: two version
 strings of the same length saved within one second would otherwise let a stale
@@ -69,7 +93,9 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -147,28 +173,91 @@ def console_script(name: str, fallback_code: str) -> list[str]:
     return [str(script)] if script.is_file() else [PY, "-c", fallback_code]
 
 
-# -- the generated app -------------------------------------------------------------------
+# -- what is benchmarked: the app, the file a save rewrites, how the port is passed ------------
 
 
-def write_app(app_dir: Path) -> None:
-    (app_dir / "app.py").write_text(APP_TEMPLATE.format(debug=False))
-    (app_dir / "app_debug.py").write_text(APP_TEMPLATE.format(debug=True))
-    (app_dir / "werkzeug_app.py").write_text(WERKZEUG_TEMPLATE)
-    save_version(app_dir, "v0", atomic=False)
-
-
-def save_version(app_dir: Path, version: str, atomic: bool) -> None:
-    """Write version.py: in place (truncate + write), or atomically (temp file + rename)."""
-    path = app_dir / "version.py"
-    text = f"VERSION = {version!r}\n"
+def write_file(path: Path, text: str, atomic: bool) -> None:
+    """Write ``path``: in place (truncate + write), or atomically (temp file + rename)."""
     if not atomic:
         with open(path, "w") as f:
             f.write(text)
         return
-    fd, tmp = tempfile.mkstemp(dir=app_dir, prefix=".version.py.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+@dataclass
+class Target:
+    """The app under test (already in ``app_dir``) and how a save changes what ``GET /`` answers."""
+
+    app_dir: Path
+    script: str  # ``python SCRIPT`` is the cold-start baseline
+    edit: str  # the file each save rewrites, relative to app_dir
+    render: Callable[[str], str]  # value -> the whole new text of the edit file
+    exact: bool  # a save is served when the body == value (else: when the body contains it)
+    port_env: str | None  # the port goes in this environment variable; None: as the last argument
+    description: str  # for the report
+
+    def save(self, value: str, atomic: bool) -> None:
+        write_file(self.app_dir / self.edit, self.render(value), atomic)
+
+    def port_args(self, port: str) -> list[str]:
+        return [] if self.port_env else [port]
+
+    def port_environ(self, port: str) -> dict[str, str]:
+        return {self.port_env: port} if self.port_env else {}
+
+    @property
+    def cold_how(self) -> str:
+        return f"python {self.script}" + ("" if self.port_env else " PORT")
+
+
+def write_app(app_dir: Path) -> Target:
+    """The default mode: generate the benchmark app in ``app_dir``, serving ``v0``."""
+    (app_dir / "app.py").write_text(APP_TEMPLATE.format(debug=False))
+    (app_dir / "app_debug.py").write_text(APP_TEMPLATE.format(debug=True))
+    (app_dir / "werkzeug_app.py").write_text(WERKZEUG_TEMPLATE)
+    target = Target(
+        app_dir, "app.py", "version.py", lambda version: f"VERSION = {version!r}\n", exact=True, port_env=None,
+        description="generated app: `app.py PORT` answers `GET /` with `version.VERSION`; each save rewrites "
+        "`version.py`, served = body equal to the new version",
+    )
+    target.save("v0", atomic=False)
+    return target
+
+
+def copy_app(source: Path, app_dir: Path, script: str, edit: str, var: str, port_env: str | None) -> Target:
+    """``--app`` mode: copy ``source`` to ``app_dir`` (a new dir) and make saves rewrite ``var`` in ``edit``.
+
+    Raises ValueError when ``edit`` has no single top-level ``var = ...`` line that can be rewritten."""
+    shutil.copytree(source, app_dir, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in (script, edit):
+        if not (app_dir / name).is_file():
+            raise ValueError(f"{source / name}: no such file")
+    text = (app_dir / edit).read_text()
+    # one top-level line `VAR = ...` (or `VAR: type = ...`); the value must be on that line
+    assignment = re.compile(rf"^({re.escape(var)}[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*)[^\n]*$", re.MULTILINE)
+    found = len(assignment.findall(text))
+    if found != 1:
+        raise ValueError(f"{source / edit}: expected one top-level line `{var} = ...`, found {found}")
+
+    def render(value: str) -> str:
+        return assignment.sub(lambda m: m.group(1) + json.dumps(value), text)
+
+    try:
+        compile(render("v0"), edit, "exec")
+    except SyntaxError as exc:
+        raise ValueError(f"{source / edit}: `{var} = ...` is not a one-line assignment ({exc.msg})") from None
+    port = f"`${port_env}` env var" if port_env else "last argument"
+    target = Target(
+        app_dir, script, edit, render, exact=False, port_env=port_env,
+        description=f"`{source}` (copied to a temp dir), `python {script}`, port as {port}; each save rewrites "
+        f'`{var} = "…"` in `{edit}`, served = body containing the new string',
+    )
+    target.save("v0", atomic=False)
+    return target
 
 
 # -- HTTP polling ----------------------------------------------------------------------------
@@ -199,16 +288,19 @@ class PollResult:
     seconds: float | None  # None: the expected body never came
     failed: dict[str, int] = field(default_factory=dict)  # refused / reset / timeout / http_NNN / other
     stale: int = 0  # successful answers with another body (the old version)
+    last_body: str | None = None  # of the last successful answer, for error messages
 
     @property
     def failed_total(self) -> int:
         return sum(self.failed.values())
 
 
-def poll_until(port: int, expected: str, started: float, timeout: float, proc: subprocess.Popen | None = None) -> PollResult:
-    """GET / every POLL_INTERVAL until the body is ``expected``; time measured from ``started``.
+def poll_until(
+    port: int, expected: str, started: float, timeout: float, proc: subprocess.Popen | None = None, exact: bool = True
+) -> PollResult:
+    """GET / every POLL_INTERVAL until the body is ``expected`` (or, unless ``exact``, contains it).
 
-    Gives up at the deadline, or as soon as ``proc`` (if given) has exited."""
+    Time is measured from ``started``.  Gives up at the deadline, or as soon as ``proc`` (if given) has exited."""
     result = PollResult(seconds=None)
     deadline = started + timeout
     while time.monotonic() < deadline and (proc is None or proc.poll() is None):
@@ -218,11 +310,12 @@ def poll_until(port: int, expected: str, started: float, timeout: float, proc: s
             kind = classify_error(exc)
             result.failed[kind] = result.failed.get(kind, 0) + 1
         else:
-            if status == 200 and body == expected:
+            if status == 200 and (body == expected if exact else expected in body):
                 result.seconds = time.monotonic() - started
                 return result
             if status == 200:
                 result.stale += 1
+                result.last_body = body
             else:
                 result.failed[f"http_{status}"] = result.failed.get(f"http_{status}", 0) + 1
         time.sleep(POLL_INTERVAL)
@@ -374,6 +467,27 @@ RUNNERS = [
 ]
 
 
+def app_runners(script: str, port_args: Callable[[str], list[str]]) -> list[Runner]:
+    """The runners of ``--app`` mode: the app's own script, unchanged (so its own ``debug=True``)."""
+    port_hint = " PORT" if port_args("PORT") else ""
+    return [
+        Runner("tdev", f"tdev run {script}{port_hint}",
+               lambda port: [PY, "-m", "devserver", "run", script, *port_args(port)],
+               note="top process = tdev supervisor; the app is its child (own session)"),
+        Runner("tornado-autoreload", f"python -m tornado.autoreload {script}{port_hint}",
+               lambda port: [PY, "-m", "tornado.autoreload", script, *port_args(port)],
+               note="reloads only if the app turns autoreload on itself, as debug=True does (the wrapper alone does "
+               "not reload a running server); single process (re-execs itself), so top process = the app"),
+        Runner("tornado-debug", f"python {script}{port_hint}  (app's debug=True)",
+               lambda port: [PY, script, *port_args(port)],
+               note="Tornado's in-process autoreload (only if the app sets debug=True), mtime poll every 500 ms; "
+               "single process = the app"),
+    ]
+
+
+APP_RUNNER_NAMES = [r.name for r in app_runners("app.py", lambda port: [])]
+
+
 def unavailable_reason(runner: Runner) -> str | None:
     if runner.needs is None:
         return None
@@ -384,30 +498,38 @@ def unavailable_reason(runner: Runner) -> str | None:
     return None
 
 
-def runner_env(runner: Runner) -> dict[str, str]:
+def runner_env(runner: Runner | None, extra: dict[str, str]) -> dict[str, str]:
+    """This environment for a runner (``None``: the cold-start baseline), plus ``extra`` (the port)."""
     env = dict(os.environ)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
-    if runner.name == "tdev":
+    if runner is not None and runner.name == "tdev":
         env.update(_tdev_env())
+    env.update(extra)
     return env
 
 
 # -- measurements -------------------------------------------------------------------------------
 
 
-def measure_cold_start(app_dir: Path, runs: int, timeout: float) -> list[float]:
-    """Seconds from Popen of ``python app.py PORT`` to the first successful GET, ``runs`` times."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+def _never_served(what: str, result: PollResult) -> str:
+    seen = "" if result.last_body is None else f", last body {result.last_body[:200]!r}"
+    return f"never served {what} ({result.stale} other answers{seen})"
+
+
+def measure_cold_start(target: Target, log_dir: Path, runs: int, timeout: float) -> list[float]:
+    """Seconds from Popen of ``python app.py [PORT]`` to the first GET that serves v0, ``runs`` times."""
+    log_path = log_dir / "cold.log"
     times = []
     for i in range(runs):
         port = str(free_port())
+        env = runner_env(None, target.port_environ(port))
         t0 = time.monotonic()
-        with started([PY, "app.py", port], app_dir, env, app_dir / "cold.log") as proc:
-            result = poll_until(int(port), "v0", t0, timeout, proc)
+        with started([PY, target.script, *target.port_args(port)], target.app_dir, env, log_path) as proc:
+            result = poll_until(int(port), "v0", t0, timeout, proc, exact=target.exact)
             if result.seconds is None:
-                log = log_tail(app_dir / "cold.log")
-                raise RuntimeError(f"cold start never served v0 (exit code {proc.poll()}):\n{log}")
+                why = _never_served("v0", result)
+                raise RuntimeError(f"cold start {why} (exit code {proc.poll()}):\n{log_tail(log_path)}")
         times.append(result.seconds)
         progress(f"  cold start {i + 1}/{runs}: {result.seconds * 1000:.0f} ms")
     return times
@@ -436,15 +558,15 @@ def measure_idle(pid: int, seconds: float) -> dict:
     }
 
 
-def run_saves(app_dir: Path, port: int, proc: subprocess.Popen, last_served: float, args) -> list[dict]:
+def run_saves(target: Target, port: int, proc: subprocess.Popen, last_served: float, args) -> list[dict]:
     """The saves, each timed until its version is served; ``last_served``: when v0 was first served."""
     saves = []
     for i in range(1, args.saves + 1):
         atomic = i % 2 == 0  # 1: in place, 2: atomic, ...
         version = f"v{i}-{uuid.uuid4().hex[:8]}"
-        save_version(app_dir, version, atomic)
+        target.save(version, atomic)
         t0 = time.monotonic()
-        result = poll_until(port, version, t0, args.timeout, proc)
+        result = poll_until(port, version, t0, args.timeout, proc, exact=target.exact)
         record = {
             "save": i,
             "kind": "atomic" if atomic else "in-place",
@@ -467,25 +589,28 @@ def run_saves(app_dir: Path, port: int, proc: subprocess.Popen, last_served: flo
     return saves
 
 
-def measure_runner(runner: Runner, app_dir: Path, args) -> dict:
+def measure_runner(runner: Runner, target: Target, log_dir: Path, args) -> dict:
     """Start the runner, wait for v0, do the saves, measure idle cost; always stops it."""
     port = free_port()
-    log_path = app_dir / f"{runner.name}.log"
-    save_version(app_dir, "v0", atomic=False)
+    log_path = log_dir / f"{runner.name}.log"
+    target.save("v0", atomic=False)
     time.sleep(0.05)
     result: dict = {"how": runner.how, "note": runner.note, "status": "ok"}
-    with started(runner.command(str(port)), app_dir, runner_env(runner), log_path) as proc:
+    env = runner_env(runner, target.port_environ(str(port)))
+    with started(runner.command(str(port)), target.app_dir, env, log_path) as proc:
         result["command"] = proc.args
-        first = poll_until(port, "v0", time.monotonic(), START_TIMEOUT, proc)
+        if target.port_env:
+            result["env"] = target.port_environ(str(port))
+        first = poll_until(port, "v0", time.monotonic(), START_TIMEOUT, proc, exact=target.exact)
         if first.seconds is None:
             why = f"exited with code {proc.returncode}" if proc.poll() is not None else f"not within {START_TIMEOUT:g} s"
-            result.update(status="failed", reason=f"never served v0 ({why})", log=log_tail(log_path))
+            result.update(status="failed", reason=f"{_never_served('v0', first)}, {why}", log=log_tail(log_path))
             return result
         result["first_serve_ms"] = round(first.seconds * 1000, 1)
         served_at = time.monotonic()
         time.sleep(WARMUP)
         try:
-            result["saves"] = run_saves(app_dir, port, proc, served_at, args)
+            result["saves"] = run_saves(target, port, proc, served_at, args)
         except RuntimeError as exc:
             result.update(status="failed", reason=str(exc), log=log_tail(log_path))
             return result
@@ -579,9 +704,10 @@ def render_report(report: dict) -> str:
         "",
         f"Machine: {m['platform']}, {m['cpu_count']} CPUs, Python {m['python']}, Tornado {m['tornado']}, "
         f"tdev {m['tdev']}; load average at start {m['loadavg_at_start'][0]}.",
+        f"App: {report['app']['description']}.",
         f"Saves per runner: {report['config']['saves']} (alternating in-place / atomic), settle "
         f"{report['config']['settle']} s, GET every {POLL_INTERVAL * 1000:g} ms.",
-        f"Baseline, cold start `python app.py PORT` → first response: median **{cold['median_ms']:.0f} ms** "
+        f"Baseline, cold start `{report['app']['cold_how']}` → first response: median **{cold['median_ms']:.0f} ms** "
         f"(runs: {', '.join(f'{x:.0f}' for x in cold['runs_ms'])}).",
         "",
     ]
@@ -634,18 +760,54 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+APP_DEFAULTS = {"script": "app.py", "edit": "greeting.py", "var": "GREETING", "port_env": "PORT"}  # examples/hello
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     names = [r.name for r in RUNNERS]
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] + " (see the module docstring for what is measured, and how)",
+        epilog="examples: python scripts/bench_reload.py --saves 4 --runners tdev;  "
+        "python scripts/bench_reload.py --app examples/hello --settle 0.7",
+    )
     parser.add_argument("--saves", type=int, default=10, help="saves per runner (default 10)")
     parser.add_argument("--json", metavar="PATH", help="also write the raw numbers here")
-    parser.add_argument("--runners", default=",".join(names), help=f"comma-separated subset of: {','.join(names)}")
+    parser.add_argument(
+        "--runners",
+        help=f"comma-separated subset of: {','.join(names)} (default: all); with --app: {','.join(APP_RUNNER_NAMES)}",
+    )
     parser.add_argument("--cold-runs", type=int, default=5, help="cold starts for the baseline (default 5)")
     parser.add_argument("--settle", type=float, default=0.3, help="pause after each reload, seconds (default 0.3)")
     parser.add_argument("--timeout", type=float, default=10.0, help="a save not served within this is missed (default 10)")
     parser.add_argument("--idle-seconds", type=float, default=4.0, help="idle CPU window (default 4)")
+    app = parser.add_argument_group(
+        "your own app",
+        "measure a copy of an existing app instead of the generated one; the defaults suit examples/hello",
+    )
+    app.add_argument("--app", metavar="DIR", type=Path, help="the app's directory, e.g. examples/hello")
+    app.add_argument("--script", help=f"run as `python SCRIPT` in the copied DIR (default {APP_DEFAULTS['script']})")
+    app.add_argument("--edit", metavar="FILE",
+                     help=f"each save rewrites one line of this file, relative to DIR (default {APP_DEFAULTS['edit']})")
+    app.add_argument("--var", metavar="NAME",
+                     help=f'the line rewritten is `NAME = "<new string>"` (default {APP_DEFAULTS["var"]}); '
+                     "GET / must answer with a body containing the value")
+    app.add_argument("--port-env", metavar="NAME",
+                     help=f"pass the port in this environment variable (default {APP_DEFAULTS['port_env']}); "
+                     "'' passes it as the script's last argument")
     args = parser.parse_args(argv)
-    wanted = [n.strip() for n in args.runners.split(",") if n.strip()]
+    if args.app is None:
+        given = [f"--{k.replace('_', '-')}" for k in APP_DEFAULTS if getattr(args, k) is not None]
+        if given:
+            parser.error(f"{', '.join(given)}: only with --app DIR")
+    else:
+        if not args.app.is_dir():
+            parser.error(f"--app {args.app}: not a directory")
+        for key, default in APP_DEFAULTS.items():
+            if getattr(args, key) is None:
+                setattr(args, key, default)
+        args.port_env = args.port_env or None
+        names = APP_RUNNER_NAMES
+    wanted = [n.strip() for n in (args.runners or ",".join(names)).split(",") if n.strip()]
     unknown = [n for n in wanted if n not in names]
     if unknown:
         parser.error(f"unknown runner(s): {', '.join(unknown)} (known: {', '.join(names)})")
@@ -674,20 +836,33 @@ def main(argv: list[str] | None = None) -> int:
         "runners": {},
     }
     with tempfile.TemporaryDirectory(prefix="tdev-bench-") as tmp:
-        app_dir = Path(tmp)
-        write_app(app_dir)
+        if args.app is None:
+            log_dir = app_dir = Path(tmp)
+            target = write_app(app_dir)
+            runners = RUNNERS
+        else:
+            log_dir, app_dir = Path(tmp), Path(tmp) / args.app.resolve().name
+            try:
+                target = copy_app(args.app, app_dir, args.script, args.edit, args.var, args.port_env)
+            except ValueError as exc:
+                print(f"bench_reload.py: error: {exc}", file=sys.stderr)
+                return 2
+            runners = app_runners(target.script, target.port_args)
+            report["config"].update(app=str(args.app), script=args.script, edit=args.edit, var=args.var,
+                                    port_env=args.port_env)
+        report["app"] = {"description": target.description, "cold_how": target.cold_how}
         progress(f"app in {app_dir}; baseline: {args.cold_runs} cold starts")
-        cold_runs = measure_cold_start(app_dir, args.cold_runs, START_TIMEOUT)
+        cold_runs = measure_cold_start(target, log_dir, args.cold_runs, START_TIMEOUT)
         cold_ms = statistics.median(cold_runs) * 1000
         report["baseline"] = {"runs_ms": [round(x * 1000, 1) for x in cold_runs], "median_ms": round(cold_ms, 1)}
-        for runner in (r for r in RUNNERS if r.name in args.runners):
+        for runner in (r for r in runners if r.name in args.runners):
             reason = unavailable_reason(runner)
             if reason:
                 report["skipped"][runner.name] = reason
                 progress(f"{runner.name}: skipped, {reason}")
                 continue
             progress(f"{runner.name}: {runner.how}")
-            result = measure_runner(runner, app_dir, args)
+            result = measure_runner(runner, target, log_dir, args)
             if result.get("saves"):
                 result["summary"] = summarize(result["saves"], cold_ms)
             if result["status"] != "ok":

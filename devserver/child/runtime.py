@@ -53,6 +53,8 @@ def _start_lifeline(channel: Channel) -> None:
             for message in messages:
                 if message["t"] == "stop":
                     _stop_requested.set()
+                else:
+                    tornado_hooks.on_message(message)
         # EOF: the supervisor is gone (killed, crashed). Leave no orphan behind.
         try:
             os.killpg(os.getpgrp(), signal.SIGKILL)
@@ -110,7 +112,9 @@ def _run(mode: str, target: str, args: "list[str]", channel: Channel) -> "int | 
             code = 0
         else:
             imports.end_batching()
-            channel.send("error", paths=_error_files(exc))
+            exc.with_traceback(_strip_own_frames(exc.__traceback__))
+            summary, trace = _describe(exc)
+            channel.send("error", paths=_error_files(exc), summary=summary, traceback=trace)
             _print_exception(exc)
             code = 1
     else:
@@ -244,10 +248,22 @@ def _strip_own_frames(tb):
     return tb
 
 
-def _print_exception(exc: BaseException) -> None:
-    tb = _strip_own_frames(exc.__traceback__)
+def _describe(exc: BaseException) -> "tuple[str, str]":
+    """One line, and the whole traceback, as text (for the supervisor's error page)."""
+    import traceback
+
     try:
-        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+        summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:
+        summary, trace = f"{type(exc).__name__}", ""
+    return summary, trace
+
+
+def _print_exception(exc: BaseException) -> None:
+    tb = exc.__traceback__
+    try:
+        sys.excepthook(type(exc), exc, tb)
     except Exception:
         import traceback
 

@@ -7,21 +7,26 @@ never imported here on its own account):
   (``HTTPServer.start(n != 1)`` goes through it, before any fork);
 * ``tornado.autoreload.start`` does nothing (tdev reloads), ``watch`` reports
   the file to tdev, reload hooks run when tdev stops the app;
-* ``tornado.netutil.bind_sockets`` / ``bind_unix_socket`` tell tdev where the
-  app listens;
+* ``tornado.netutil.bind_sockets`` / ``bind_unix_socket`` get the listening
+  sockets from the supervisor, which holds them across restarts;
 * ``tornado.tcpserver`` / ``tornado.httpserver`` keep track of the app's
   servers and of the requests in flight, so a stop can *drain*: stop
   accepting, let the requests already accepted finish (answered with
   ``Connection: close``), close idle connections, then exit.
 """
 
+import errno
 import functools
+import itertools
 import os
+import socket
 import sys
+import threading
 import time
 import weakref
 
 DRAIN_SECONDS = 3.0  # longest wait for in-flight requests when the app is stopped
+FRESH_SECONDS = 0.5  # longest wait for the first request of a connection accepted just before the stop
 
 from devserver.child import imports
 
@@ -32,14 +37,25 @@ class MultiProcessRefused(RuntimeError):
     """Tornado's multi-process mode cannot run under the reloader."""
 
 
+_CAN_RECEIVE_FDS = hasattr(socket, "recv_fds")
+
+
 def install(channel) -> None:
     global _channel
     _channel = channel
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_forget_channel_in_fork)
     imports.after_import("tornado.process", _patch_process)
     imports.after_import("tornado.autoreload", _patch_autoreload)
     imports.after_import("tornado.netutil", _patch_netutil)
     imports.after_import("tornado.tcpserver", _patch_tcpserver)
     imports.after_import("tornado.httpserver", _patch_httpserver)
+
+
+def _forget_channel_in_fork() -> None:
+    # A forked helper binds its own sockets and is not the app the supervisor talks to.
+    global _channel
+    _channel = None
 
 
 def _call_site() -> str:
@@ -91,29 +107,76 @@ def _patch_autoreload(autoreload) -> None:
 
 
 def _patch_netutil(netutil) -> None:
+    """Listening sockets come from the supervisor, which keeps them open across restarts."""
     original_bind = netutil.bind_sockets
     original_bind_unix = netutil.bind_unix_socket
 
     @functools.wraps(original_bind)
-    def bind_sockets(*args, **kwargs):
-        sockets = original_bind(*args, **kwargs)
-        _report_listen([s.getsockname()[:2] for s in sockets])
-        return sockets
+    def bind_sockets(port, address=None, family=socket.AF_UNSPEC, backlog=netutil._DEFAULT_BACKLOG,
+                     flags=None, reuse_port=False):
+        if _channel is None or not _CAN_RECEIVE_FDS:
+            return original_bind(port, address, family, backlog, flags, reuse_port)
+        request = {"kind": "tcp", "port": port, "address": address, "family": int(family),
+                   "backlog": backlog, "flags": flags, "reuse_port": bool(reuse_port)}
+        return [_listening_socket(fd) for fd in _ask_supervisor(request)]
 
     @functools.wraps(original_bind_unix)
-    def bind_unix_socket(*args, **kwargs):
-        sock = original_bind_unix(*args, **kwargs)
-        _report_listen([["unix", sock.getsockname()]])
-        return sock
+    def bind_unix_socket(file, mode=0o600, backlog=netutil._DEFAULT_BACKLOG):
+        if _channel is None or not _CAN_RECEIVE_FDS:
+            return original_bind_unix(file, mode, backlog)
+        request = {"kind": "unix", "file": os.path.abspath(file), "mode": mode, "backlog": backlog}
+        return _listening_socket(_ask_supervisor(request)[0])
 
     netutil.bind_sockets = bind_sockets
     netutil.bind_unix_socket = bind_unix_socket
 
 
-def _report_listen(addrs) -> None:
-    imports.end_batching()  # the app is up: the supervisor gets the files before the address
-    if _channel is not None:
-        _channel.send("listen", addrs=[list(a) for a in addrs])
+def _listening_socket(fd: int) -> socket.socket:
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(False)  # Tornado accepts until EAGAIN: a blocking socket would hang the loop
+    return sock
+
+
+_replies: "dict[int, dict]" = {}
+_reply_ready = threading.Condition()
+_request_ids = itertools.count(1)
+
+
+def on_message(message: dict) -> None:
+    """A message from the supervisor (called on the lifeline thread)."""
+    if message.get("t") == "bound":
+        with _reply_ready:
+            _replies[message.get("id")] = message
+            _reply_ready.notify_all()
+
+
+def _ask_supervisor(request: dict) -> "list[int]":
+    """Send a bind request and wait for the descriptors (or the error) in reply."""
+    imports.end_batching()  # the app is nearly up: the supervisor gets the files first
+    request_id = next(_request_ids)
+    if not _channel.send("bind", id=request_id, **request):
+        raise OSError(errno.EPIPE, "tdev is gone")
+    deadline = time.monotonic() + 30
+    with _reply_ready:
+        while request_id not in _replies:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise OSError(errno.ETIMEDOUT, "tdev did not answer a bind request")
+            _reply_ready.wait(remaining)
+        reply = _replies.pop(request_id)
+    if "error" in reply:
+        raise OSError(reply.get("errno") or errno.EADDRINUSE, reply["error"])
+    return reply.get("fds", [])
+
+
+def _announce_serving() -> None:
+    global _announced
+    if not _announced and _channel is not None:
+        _announced = True
+        _channel.send("serving")
+
+
+_announced = False
 
 
 # -- draining on stop ---------------------------------------------------------------------
@@ -127,7 +190,12 @@ def _patch_tcpserver(tcpserver) -> None:
     @functools.wraps(original)
     def add_sockets(self, sockets):
         _servers.add(self)
-        return original(self, sockets)
+        result = original(self, sockets)
+        # Once the event loop runs, the app accepts: tell the supervisor.
+        from tornado.ioloop import IOLoop
+
+        IOLoop.current().add_callback(_announce_serving)
+        return result
 
     tcpserver.TCPServer.add_sockets = add_sockets
 
@@ -137,7 +205,7 @@ def _patch_httpserver(httpserver) -> None:
 
     @functools.wraps(original)
     def start_request(self, server_conn, request_conn):
-        return _TrackedRequest(original(self, server_conn, request_conn), request_conn)
+        return _TrackedRequest(original(self, server_conn, request_conn), server_conn, request_conn)
 
     httpserver.HTTPServer.start_request = start_request
 
@@ -145,8 +213,9 @@ def _patch_httpserver(httpserver) -> None:
 class _TrackedRequest:
     """An ``HTTPMessageDelegate`` that counts a request from its headers until its response is sent."""
 
-    def __init__(self, delegate, request_conn) -> None:
+    def __init__(self, delegate, server_conn, request_conn) -> None:
         self._delegate = delegate
+        self._server_conn = server_conn
         self._active = False
         finish_request = getattr(request_conn, "_finish_request", None)
         if finish_request is not None:
@@ -166,6 +235,10 @@ class _TrackedRequest:
         if not self._active:
             self._active = True
             _in_flight[0] += 1
+            try:
+                self._server_conn._tdev_had_request = True
+            except AttributeError:
+                pass
         return self._delegate.headers_received(start_line, headers)
 
     def data_received(self, chunk):
@@ -190,10 +263,19 @@ def stop_serving(loop, then) -> None:
                 params.no_keep_alive = True  # responses still to come say Connection: close
         except Exception:
             pass
-    deadline = time.monotonic() + DRAIN_SECONDS
+    started = time.monotonic()
+
+    def fresh_connections() -> bool:
+        """Connections accepted whose first request has not been read yet (it is on its way)."""
+        return any(
+            not getattr(conn, "_tdev_had_request", False)
+            for server in servers
+            for conn in list(getattr(server, "_connections", ()))
+        )
 
     def wait_for_requests() -> None:
-        if _in_flight[0] > 0 and time.monotonic() < deadline:
+        elapsed = time.monotonic() - started
+        if elapsed < DRAIN_SECONDS and (_in_flight[0] > 0 or (elapsed < FRESH_SECONDS and fresh_connections())):
             loop.call_later(0.005, wait_for_requests)
             return
         closers = [s.close_all_connections() for s in servers if hasattr(s, "close_all_connections")]

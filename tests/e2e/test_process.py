@@ -190,10 +190,10 @@ def test_server_start_0_is_refused(tdev, tmp_path, port):
     assert "MultiProcessRefused" in err
     assert re.search(rf"app\.py:{line}\b", err), err
     assert "--no-reload" in err
-    # Refused before forking: no worker was left behind, nothing serves the port.
+    # Refused before forking: no worker was left behind; tdev answers on the port with the error.
     assert t.app_pids() == set()
-    with pytest.raises(OSError):
-        http_get(port, timeout=1.0)
+    status, body = http_get(port, timeout=2.0)
+    assert status == 500 and "MultiProcessRefused" in body, body
     assert t.proc.poll() is None, "tdev keeps waiting for a fix"
 
 
@@ -559,7 +559,9 @@ def test_runtime_crash_is_reported_and_tdev_waits(tdev, tmp_path, port, crash, r
     assert line.startswith("[tdev]") and "waiting for changes" in line, line
     assert t.proc.poll() is None, "tdev must keep running"
     assert t.app_pids() == set()
-    assert port_is_free(port)
+    # tdev keeps the port and answers with what happened until the app serves again.
+    status, body = http_get(port, timeout=2.0)
+    assert status == 500 and "not running" in body, body
 
     write(tmp_path / "version.py", 'VERSION = "v2"\nCRASH = False\n')
     wait_for_body(port, "version=v2")

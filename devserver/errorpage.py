@@ -1,0 +1,134 @@
+"""What the held sockets answer while no app is serving: the app's error.
+
+Loopback clients (127.0.0.0/8, ::1, IPv4-mapped loopback, unix sockets) get
+status 500 with the error, the traceback (file:line and source lines) and the
+time: HTML for browsers, plain text for everything else.  Any other client
+gets a bare 503: no code, no paths, no traceback.  The HTML page polls its own
+URL and reloads itself once the answer no longer comes from tdev.
+"""
+
+import datetime
+import html
+import ipaddress
+import socket
+
+HEADER = "X-Tdev"
+
+
+def is_loopback(host: str) -> bool:
+    """Is this client address on this machine (loopback IPv4/IPv6, IPv4-mapped loopback)?"""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        address = mapped
+    return address.is_loopback
+
+
+class AppError:
+    """The latest failure of the app, as shown on the error page."""
+
+    def __init__(self, summary: str, traceback: str = "") -> None:
+        self.summary = summary
+        self.traceback = traceback
+        self.when = datetime.datetime.now()
+
+    def as_text(self) -> str:
+        when = self.when.strftime("%Y-%m-%d %H:%M:%S")
+        parts = [f"tdev: the app is not running ({when})", "", self.summary]
+        if self.traceback:
+            parts += ["", self.traceback.rstrip()]
+        parts += ["", "Save a fix: tdev restarts the app."]
+        return "\n".join(parts) + "\n"
+
+    def as_html(self) -> str:
+        when = self.when.strftime("%Y-%m-%d %H:%M:%S")
+        trace = f"<pre>{html.escape(self.traceback.rstrip())}</pre>" if self.traceback else ""
+        return _PAGE.format(summary=html.escape(self.summary), when=when, trace=trace, header=HEADER)
+
+
+_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>tdev: app error</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 0; background: #fff; color: #222; }}
+header {{ background: #b3261e; color: #fff; padding: 1em 1.5em; }}
+h1 {{ font-size: 1.2em; margin: 0 0 .3em 0; }}
+main {{ padding: 1em 1.5em; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 13px; line-height: 1.4; }}
+small {{ color: #ddd; }}
+</style></head>
+<body><header><h1>{summary}</h1><small>{when} · tdev reloads this page when the app serves again</small></header>
+<main>{trace}<p>Save a fix: tdev restarts the app.</p></main>
+<script>
+(function () {{
+  function poll() {{
+    fetch(location.href, {{cache: "no-store"}}).then(function (r) {{
+      if (!r.headers.get("{header}")) {{ location.reload(); }} else {{ setTimeout(poll, 500); }}
+    }}, function () {{ setTimeout(poll, 500); }});
+  }}
+  setTimeout(poll, 500);
+}})();
+</script></body></html>
+"""
+
+
+class ErrorServer:
+    """A Tornado HTTP server on duplicates of the held sockets, on the supervisor's loop."""
+
+    def __init__(self) -> None:
+        self.error: "AppError | None" = None
+        self._server = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self, sockets, error: AppError) -> None:
+        from tornado.httpserver import HTTPServer
+
+        self.error = error
+        if self._server is not None or not sockets:
+            return
+        server = HTTPServer(_application(self), no_keep_alive=True)
+        server.add_sockets([_duplicate(sock) for sock in sockets])
+        self._server = server
+
+    def stop(self) -> None:
+        """Stop accepting (what it accepted is still answered); the app takes over the backlog."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+
+def _duplicate(sock: socket.socket) -> socket.socket:
+    dup = sock.dup()
+    dup.setblocking(False)
+    return dup
+
+
+def _application(owner: ErrorServer):
+    import tornado.web
+
+    class ErrorHandler(tornado.web.RequestHandler):
+        def prepare(self) -> None:
+            self.set_header(HEADER, "error")
+            self.set_header("Cache-Control", "no-store")
+            context = self.request.connection.context
+            local = getattr(context, "address_family", None) == getattr(socket, "AF_UNIX", None)
+            if not (local or is_loopback(self.request.remote_ip or "")):
+                self.set_status(503)
+                self.set_header("Content-Type", "text/plain; charset=utf-8")
+                self.finish("Service temporarily unavailable\n")
+                return
+            error = owner.error or AppError("The app is not running.")
+            self.set_status(500)
+            if "text/html" in self.request.headers.get("Accept", ""):
+                self.set_header("Content-Type", "text/html; charset=utf-8")
+                self.finish(error.as_html())
+            else:
+                self.set_header("Content-Type", "text/plain; charset=utf-8")
+                self.finish(error.as_text())
+
+    return tornado.web.Application([(r".*", ErrorHandler)], log_function=lambda handler: None)

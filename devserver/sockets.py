@@ -1,0 +1,128 @@
+"""Listening sockets held by the supervisor across restarts.
+
+The app's ``bind_sockets`` / ``bind_unix_socket`` calls arrive here (over the
+channel).  The first time, the supervisor binds with Tornado's own functions
+(same address, family, backlog and reuse semantics); afterwards it hands out
+the sockets it already holds.  Connections that arrive while the app restarts
+wait in the listen backlog and are accepted by the next app.  A socket the
+new app no longer asks for is closed once it serves.
+"""
+
+import os
+import socket
+
+KEY_FIELDS = ("kind", "port", "address", "family", "flags", "reuse_port", "file")
+
+
+def request_key(request: dict) -> tuple:
+    """What identifies one bind request: the same key gets the same sockets."""
+    return tuple(request.get(field) for field in KEY_FIELDS)
+
+
+class HeldSockets:
+    def __init__(self) -> None:
+        self._held: "dict[tuple, list[socket.socket]]" = {}
+        self._asked: "set[tuple]" = set()  # keys the current app asked for
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def sockets(self) -> "list[socket.socket]":
+        return [sock for socks in self._held.values() for sock in socks]
+
+    def new_generation(self) -> None:
+        """A new app is starting: nothing asked for yet."""
+        self._asked = set()
+
+    def get(self, request: dict) -> "list[socket.socket]":
+        """The sockets for a bind request, binding them the first time (raises OSError)."""
+        key = request_key(request)
+        self._asked.add(key)
+        held = self._held.get(key)
+        if held is None:
+            held = self._held[key] = _bind(request)
+        return held
+
+    def release_unused(self) -> "list[tuple]":
+        """Close the sockets the current app did not ask for; returns their keys."""
+        unused = [key for key in self._held if key not in self._asked]
+        for key in unused:
+            for sock in self._held.pop(key):
+                sock.close()
+        return unused
+
+    def close_all(self) -> None:
+        for socks in self._held.values():
+            for sock in socks:
+                sock.close()
+        self._held.clear()
+
+
+def _bind(request: dict) -> "list[socket.socket]":
+    from tornado import netutil
+
+    backlog = request.get("backlog") or netutil._DEFAULT_BACKLOG
+    if request.get("kind") == "unix":
+        return [netutil.bind_unix_socket(request["file"], mode=request.get("mode", 0o600), backlog=backlog)]
+    return netutil.bind_sockets(
+        request.get("port"),
+        address=request.get("address"),
+        family=socket.AddressFamily(request.get("family") or 0),
+        backlog=backlog,
+        flags=request.get("flags"),
+        reuse_port=bool(request.get("reuse_port")),
+    )
+
+
+def describe_key(key: tuple) -> str:
+    kind, port, address, _family, _flags, _reuse, file = key
+    if kind == "unix":
+        return f"unix socket {file}"
+    return f"port {port}" + (f" on {address}" if address else "")
+
+
+def socket_urls(socks) -> "list[str]":
+    urls = []
+    for sock in socks:
+        try:
+            name = sock.getsockname()
+        except OSError:
+            continue
+        if sock.family == socket.AF_UNIX:
+            urls.append(f"unix:{name}")
+        else:
+            host, port = name[0], name[1]
+            host = f"[{host}]" if ":" in host else host
+            urls.append(f"http://{host}:{port}/")
+    return urls
+
+
+def port_holder(port: int) -> "str | None":
+    """Which process listens on a TCP port (Linux, best effort): 'pid 123 (python app.py)'."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    local, state, inode = fields[1], fields[3], fields[9]
+                    if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                        inodes.add(inode)
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue
+    if not inodes:
+        return None
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        command = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+                    return f"pid {pid} ({command[:80]})"
+        except OSError:
+            continue
+    return None
