@@ -27,6 +27,7 @@ options:
   --debounce MS      quiet time that ends a burst of changes (default 10)
   --grace SECONDS    how long the app may take to stop before it is killed (default 5)
   --no-reload        run the app once, exactly as plain python would
+  --no-livereload    do not inject the browser live-reload script (on by default)
   -v, --verbose      say more: the watch set, each change, timings
   -q, --quiet        only warnings and errors
   -h, --help         show this help
@@ -52,7 +53,9 @@ _VALUE_OPTIONS = {
     "--debounce": "debounce_ms",
     "--grace": "grace",
 }
-_FLAG_OPTIONS = {"--poll", "--no-reload", "-v", "--verbose", "-q", "--quiet", "-h", "--help"}
+_FLAG_OPTIONS = {
+    "--poll", "--no-reload", "--livereload", "--no-livereload", "-v", "--verbose", "-q", "--quiet", "-h", "--help",
+}
 
 
 def parse_run(argv: "list[str]", environ=None) -> "RunConfig | None":
@@ -114,6 +117,9 @@ def parse_run(argv: "list[str]", environ=None) -> "RunConfig | None":
         config.grace = _number("--grace", values["grace"][-1], float, "seconds")
     config.poll = "--poll" in flags or environ.get("TDEV_POLL", "") not in ("", "0", "false", "no")
     config.reload = "--no-reload" not in flags
+    if {"--livereload", "--no-livereload"} <= flags:
+        raise UsageError("--livereload and --no-livereload cannot be used together")
+    config.livereload = "--no-livereload" not in flags
     if flags & {"-v", "--verbose"}:
         config.verbosity = VERBOSE
     elif flags & {"-q", "--quiet"}:

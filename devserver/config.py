@@ -20,4 +20,5 @@ class RunConfig:
     debounce_ms: int = 10
     grace: float = 5.0
     reload: bool = True
+    livereload: bool = True
     verbosity: int = NORMAL

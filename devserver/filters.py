@@ -104,6 +104,7 @@ class PathFilter:
         self.ignore = tuple(ignore)
         self.system = tuple(system)
         self.ignored_dirs: "set[str]" = set()  # e.g. virtualenvs found by their pyvenv.cfg
+        self.assets: "dict[str, bool]" = {}  # template/static dir -> read live by the app (no restart needed)
 
     def add_tree(self, root: str, patterns: "tuple[str, ...]") -> None:
         old = self.trees.get(root, ())
@@ -118,6 +119,14 @@ class PathFilter:
 
     def is_system(self, path: str) -> bool:
         return any(is_under(path, d) for d in self.system)
+
+    def add_assets(self, root: str, live: bool) -> None:
+        """A template or static directory: every file in it counts; ``live`` ones need no restart."""
+        self.add_tree(root, ("*",))
+        self.assets[root] = live
+
+    def is_live_asset(self, path: str) -> bool:
+        return any(live and is_under(path, root) for root, live in self.assets.items())
 
     def tree_of(self, path: str) -> "str | None":
         best = None

@@ -5,6 +5,7 @@ the app and every process it spawned.  Each platform-specific step is one
 function here; the supervisor never asks which OS it is on.
 """
 
+import json
 import os
 import signal
 import socket
@@ -87,8 +88,8 @@ class Child:
         return f"exited with code {code}"
 
 
-def spawn(target: Target) -> Child:
-    """Start the app under the child bootstrap, with an inherited channel."""
+def spawn(target: Target, options: "dict | None" = None) -> Child:
+    """Start the app under the child bootstrap, with an inherited channel and ``options`` (JSON)."""
     started_wall = time.time()
     parent_sock, child_sock = socket.socketpair()
     parent_sock.set_inheritable(False)
@@ -97,6 +98,7 @@ def spawn(target: Target) -> Child:
         *interpreter_flags(),
         BOOTSTRAP,
         str(child_sock.fileno()),
+        json.dumps(options or {}, separators=(",", ":")),
         target.kind,
         target.value,
         *target.args,

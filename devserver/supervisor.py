@@ -27,6 +27,7 @@ from devserver.config import RunConfig
 from devserver.debounce import Debouncer
 from devserver.errorpage import AppError, ErrorServer
 from devserver.filters import PathFilter, system_dirs
+from devserver.livereload import LiveReloadServer, script as livereload_script
 from devserver.output import Output
 from devserver.process import Child, spawn
 from devserver.sockets import HeldSockets, describe_key, port_holder, request_key, socket_urls
@@ -56,6 +57,11 @@ class Supervisor:
         self._seen_paths: "set[str]" = set()  # paths as reported by the app, already handled
         self.sockets = HeldSockets()
         self.error_server = ErrorServer()
+        self.livereload: "LiveReloadServer | None" = None
+        self._child_options: dict = {}
+        self._restarted = False  # the next "serving" is after a restart: browsers reload
+        self._browser_timer = None
+        self._browser_changes: "list[str]" = []
         self._last_error: "AppError | None" = None
         self.filter = self._build_filter()
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
@@ -85,6 +91,11 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_exit, sig)
         self.out.info(f"tdev {__version__}: running {self.config.target.label} (restarts on changes, Ctrl-C quits)")
+        if self.config.livereload:
+            self.livereload = LiveReloadServer()
+            url = self.livereload.start()
+            self._child_options = {"livereload_script": livereload_script(url)}
+            self.out.debug(f"browser live reload on {url}")
         started = time.monotonic()
         self.watcher.start()
         self.out.debug(f"watcher started in {(time.monotonic() - started) * 1000:.0f} ms")
@@ -96,6 +107,8 @@ class Supervisor:
         finally:
             self.watcher.stop()
             self.error_server.stop()
+            if self.livereload is not None:
+                self.livereload.stop()
             self.sockets.close_all()
             loop.close()
         return self.exit_code
@@ -106,7 +119,7 @@ class Supervisor:
         self.error_server.stop()  # before the app can accept: no request is answered twice
         self._last_error = None
         try:
-            child = spawn(self.config.target)
+            child = spawn(self.config.target, self._child_options)
         except OSError as exc:
             self.out.error(f"cannot start the app: {exc}")
             self.state = WAITING
@@ -143,6 +156,8 @@ class Supervisor:
                 self._on_bind(child, message)
             elif kind == "serving":
                 self._on_serving(child)
+            elif kind == "assets":
+                self._on_assets(message)
             elif kind == "info":
                 self._say_once(str(message.get("msg", "")))
 
@@ -177,9 +192,26 @@ class Supervisor:
             return
         child.channel.send("bound", id=request.get("id"), fds=[sock.fileno() for sock in socks])
 
+    def _on_assets(self, message: dict) -> None:
+        """The app's template/static directories: changes there count, and need no restart if read live."""
+        live = bool(message.get("live"))
+        for raw in message.get("paths", []):
+            if not isinstance(raw, str):
+                continue
+            root = os.path.realpath(raw)
+            if self.filter.assets.get(root) == live:
+                continue
+            self.filter.add_assets(root, live)
+            self.watcher.add_tree(root)
+            self.out.debug(f"watching {root} ({'reloading the browser only' if live else 'restarting'} on changes)")
+
     def _on_serving(self, child: Child) -> None:
         if child is not self.child:
             return
+        if self._restarted:
+            self._restarted = False
+            if self.livereload is not None and self.livereload.broadcast("reload"):
+                self.out.debug("browsers told to reload")
         for key in self.sockets.release_unused():
             self.out.info(f"closed {describe_key(key)}: the app no longer listens there")
         urls = socket_urls(self.sockets.sockets())
@@ -232,6 +264,13 @@ class Supervisor:
     def _on_changes(self, paths) -> None:
         if self.state == STOPPING:
             return
+        if (
+            self.livereload is not None
+            and self.state == RUNNING
+            and all(self.filter.is_live_asset(p) for p in paths)
+        ):
+            self._browser_only(paths)
+            return
         now = time.monotonic()
         if self._change_seen_at is None:
             self._change_seen_at = now
@@ -246,6 +285,20 @@ class Supervisor:
         elif self.state == WAITING:
             self.state = RESTARTING
         self._arm_debounce()
+
+    def _browser_only(self, paths) -> None:
+        """Templates / static files the app reads live changed: reload the browsers, not the app."""
+        self._browser_changes.extend(p for p in paths if p not in self._browser_changes)
+        if self._browser_timer is None:
+            self._browser_timer = self.loop.call_later(self.config.debounce_ms / 1000.0, self._reload_browsers)
+
+    def _reload_browsers(self) -> None:
+        self._browser_timer = None
+        changed, self._browser_changes = self._browser_changes, []
+        kind = "css" if all(p.endswith(".css") for p in changed) else "reload"
+        count = self.livereload.broadcast(kind) if self.livereload is not None else 0
+        what = "refreshing stylesheets" if kind == "css" else "reloading the browser"
+        self.out.change(f"{_describe_changes(changed)} — {what} ({count} page{'s' * (count != 1)})")
 
     def _arm_debounce(self) -> None:
         if self._debounce_timer is not None:
@@ -279,6 +332,7 @@ class Supervisor:
         self.debouncer.reset()
         changed, self.changed = self.changed, []
         self.out.change(f"{_describe_changes(changed)} — restarting")
+        self._restarted = True
         self._spawn()
 
     # -- stopping -----------------------------------------------------------------------

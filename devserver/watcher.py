@@ -141,6 +141,14 @@ class Watcher:
                     self._want_file_dir(path, schedule=True)
         return added
 
+    def add_tree(self, root: str) -> None:
+        """Watch one more directory tree (already added to the filter), unless it is covered."""
+        if self._covered(root) or self._observer is None:
+            return
+        for directory, recursive in plan_tree(root, self.filter, self._note_problem):
+            self._wanted[directory] = recursive
+            self._schedule_or_fall_back(directory, recursive)
+
     def _want_file_dir(self, path: str, schedule: bool = False) -> None:
         directory = os.path.dirname(path)
         if self._covered(directory):

@@ -1,4 +1,4 @@
-"""Entry point of the app process: ``python [flags] bootstrap.py FD MODE TARGET [ARGS...]``.
+"""Entry point of the app process: ``python [flags] bootstrap.py FD OPTIONS MODE TARGET [ARGS...]``.
 
 It is started by file path, not with ``-m``, so it works under ``-S`` and ``-I``
 and never shadows the app's ``sys.path``.  It takes its own directory back out

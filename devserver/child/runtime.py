@@ -6,6 +6,7 @@ dead supervisor still takes the app down with it.
 """
 
 import builtins
+import json
 import os
 import select
 import signal
@@ -26,13 +27,13 @@ _stop_requested = threading.Event()
 
 
 def main(argv: "list[str]") -> None:
-    fd, mode, target, *args = argv
+    fd, options, mode, target, *args = argv
     channel = Channel(socket.socket(fileno=int(fd)))
     os.set_inheritable(channel.sock.fileno(), False)
     _start_lifeline(channel)
     signal.signal(signal.SIGTERM, _on_sigterm)
     imports.install(channel)
-    tornado_hooks.install(channel)
+    tornado_hooks.install(channel, json.loads(options))
     code = _run(mode, target, args, channel)
     if _stop_requested.is_set():
         _exit_now(code)

@@ -9,6 +9,9 @@ never imported here on its own account):
   the file to tdev, reload hooks run when tdev stops the app;
 * ``tornado.netutil.bind_sockets`` / ``bind_unix_socket`` get the listening
   sockets from the supervisor, which holds them across restarts;
+* ``tornado.web.Application`` reports its template and static directories
+  and, with live reload on, injects the browser live-reload script into its
+  HTML pages (an output transform, before any compression);
 * ``tornado.tcpserver`` / ``tornado.httpserver`` keep track of the app's
   servers and of the requests in flight, so a stop can *drain*: stop
   accepting, let the requests already accepted finish (answered with
@@ -40,9 +43,10 @@ class MultiProcessRefused(RuntimeError):
 _CAN_RECEIVE_FDS = hasattr(socket, "recv_fds")
 
 
-def install(channel) -> None:
-    global _channel
+def install(channel, options: "dict | None" = None) -> None:
+    global _channel, _livereload_script
     _channel = channel
+    _livereload_script = (options or {}).get("livereload_script") or None
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_forget_channel_in_fork)
     imports.after_import("tornado.process", _patch_process)
@@ -50,6 +54,7 @@ def install(channel) -> None:
     imports.after_import("tornado.netutil", _patch_netutil)
     imports.after_import("tornado.tcpserver", _patch_tcpserver)
     imports.after_import("tornado.httpserver", _patch_httpserver)
+    imports.after_import("tornado.web", _patch_web)
 
 
 def _forget_channel_in_fork() -> None:
@@ -293,3 +298,67 @@ def stop_serving(loop, then) -> None:
         loop.create_task(close_connections()).add_done_callback(lambda task: then())
 
     wait_for_requests()
+
+
+# -- templates, static files, live reload ----------------------------------------------------
+_livereload_script = None  # the <script> to inject (made by the supervisor), or None
+
+
+def _patch_web(web) -> None:
+    original_init = web.Application.__init__
+
+    @functools.wraps(original_init)
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        _report_assets(self.settings)
+        if _livereload_script:
+            self.transforms.insert(0, _live_reload_transform(web))
+
+    web.Application.__init__ = __init__
+
+
+def _report_assets(settings) -> None:
+    """Template and static directories; ``live`` when Tornado re-reads them on each request."""
+    paths = [settings.get(key) for key in ("template_path", "static_path")]
+    paths = [os.path.abspath(p) for p in paths if isinstance(p, str) and os.path.isdir(p)]
+    if paths and _channel is not None:
+        live = not settings.get("compiled_template_cache", True) and not settings.get("static_hash_cache", True)
+        _channel.send("assets", paths=paths, live=live)
+
+
+_transform_class = None
+
+
+def _live_reload_transform(web):
+    global _transform_class
+    if _transform_class is not None:
+        return _transform_class
+    snippet = _livereload_script.encode("utf-8")
+
+    class LiveReloadTransform(web.OutputTransform):
+        """Puts the live-reload script before ``</body>`` of complete, uncompressed HTML responses."""
+
+        def __init__(self, request) -> None:
+            self._request = request
+
+        def transform_first_chunk(self, status_code, headers, chunk, finishing):
+            if (
+                finishing
+                and status_code == 200
+                and self._request.method != "HEAD"
+                and headers.get("Content-Type", "").lower().startswith("text/html")
+                and not headers.get("Content-Encoding")
+            ):
+                end = chunk.lower().rfind(b"</body>")
+                if end != -1:
+                    chunk = chunk[:end] + snippet + chunk[end:]
+                    if "Content-Length" in headers:
+                        headers["Content-Length"] = str(len(chunk))
+            return status_code, headers, chunk
+
+        def transform_chunk(self, chunk, finishing):
+            return chunk
+
+    _transform_class = LiveReloadTransform
+    return _transform_class
+

@@ -1,0 +1,100 @@
+"""Browser live reload: a WebSocket on loopback that tells open pages to reload.
+
+The app process injects a small script into its HTML pages (see
+``child/tornado_hooks.py``); the script connects here.  After each successful
+restart the supervisor sends ``{"type": "reload"}``; when only stylesheets
+changed and the app reads its assets live (``debug=True``), it sends
+``{"type": "css"}`` and pages swap their stylesheets without a reload.
+Only pages served from a loopback origin may connect.
+"""
+
+import json
+from urllib.parse import urlparse
+
+from devserver.errorpage import is_loopback
+
+PATH = "/__tdev__/livereload"
+
+
+def script(url: str) -> str:
+    """The snippet injected before ``</body>``."""
+    return (
+        "<script>(function(){if(window.__tdevLiveReload)return;window.__tdevLiveReload=1;"
+        f"var url={json.dumps(url)},wait=500;"
+        "function css(){var l=document.querySelectorAll('link[rel=\"stylesheet\"]');"
+        "for(var i=0;i<l.length;i++){var h=l[i].href.replace(/([?&])tdev=\\d+/,'$1').replace(/[?&]$/,'');"
+        "l[i].href=h+(h.indexOf('?')<0?'?':'&')+'tdev='+Date.now();}}"
+        "function connect(){var ws;try{ws=new WebSocket(url);}catch(e){return;}"
+        "ws.onopen=function(){wait=500;};"
+        "ws.onmessage=function(e){var m={};try{m=JSON.parse(e.data);}catch(x){}"
+        "if(m.type==='css'){css();}else if(m.type==='reload'){location.reload();}};"
+        "ws.onclose=function(){setTimeout(connect,wait);wait=Math.min(wait*2,5000);};}"
+        "connect();})();</script>"
+    )
+
+
+def origin_allowed(origin: str) -> bool:
+    """Pages from this machine only (http://localhost:8888, http://127.0.0.1:8000, http://[::1]/ ...)."""
+    host = urlparse(origin).hostname or ""
+    return host == "localhost" or host.endswith(".localhost") or is_loopback(host)
+
+
+class LiveReloadServer:
+    """Tornado's WebSocketHandler on 127.0.0.1, on an ephemeral port, on the supervisor's loop."""
+
+    def __init__(self) -> None:
+        self.clients: "set" = set()
+        self._server = None
+        self.url = ""
+
+    def start(self, host: str = "127.0.0.1") -> str:
+        import tornado.web
+        import tornado.websocket
+        from tornado.httpserver import HTTPServer
+        from tornado.netutil import bind_sockets
+
+        owner = self
+
+        class Socket(tornado.websocket.WebSocketHandler):
+            def check_origin(self, origin: str) -> bool:
+                return origin_allowed(origin)
+
+            def open(self) -> None:
+                owner.clients.add(self)
+
+            def on_close(self) -> None:
+                owner.clients.discard(self)
+
+            def on_message(self, message) -> None:
+                pass
+
+        app = tornado.web.Application([(PATH, Socket)], log_function=lambda handler: None)
+        sockets = bind_sockets(0, host)
+        self._server = HTTPServer(app)
+        self._server.add_sockets(sockets)
+        port = sockets[0].getsockname()[1]
+        self.url = f"ws://{host}:{port}{PATH}"
+        return self.url
+
+    def broadcast(self, kind: str) -> int:
+        """Send ``{"type": kind}`` to every connected page; returns how many."""
+        message = json.dumps({"type": kind})
+        sent = 0
+        for client in list(self.clients):
+            try:
+                client.write_message(message)
+                sent += 1
+            except Exception:  # a page that went away
+                self.clients.discard(client)
+        return sent
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+        for client in list(self.clients):
+            try:
+                client.close()
+            except Exception:
+                pass
+        self.clients.clear()
