@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import TDEV, wait_for_body, write
+from tests.conftest import TDEV, wait_for_body, wait_until, write
 
 
 def test_poll_flag_reloads(tdev, hello_app, port):
@@ -157,3 +157,20 @@ def test_vim_style_save_with_the_module_briefly_missing_restarts_once_without_an
     wait_for_body(port, "v2")
     assert "exited with code" not in t.err
     assert t.count(r"changed — restarting") == 1
+
+
+def test_reading_a_watched_file_is_not_a_change(tdev, hello_app, port):
+    # Editors, linters and the app itself open and read sources all the time: only writes count.
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    t.wait_for(r"watching")
+    for _ in range(50):
+        (hello_app / "version.py").read_text()
+        (hello_app / "app.py").read_bytes()
+        os.stat(hello_app / "version.py")
+    with pytest.raises(AssertionError):  # no restart within a window well past the debounce
+        wait_until(lambda: t.count(r"restarting"), timeout=0.4, message="a restart")
+    write(hello_app / "version.py", 'VERSION = "v2"\n')  # then one real change
+    wait_for_body(port, "v2")
+    assert t.count(r"changed — restarting") == 1
+    assert "version.py changed" in t.err and "app.py changed" not in t.err
