@@ -113,16 +113,17 @@ def _application(owner: ErrorServer):
 
     class ErrorHandler(tornado.web.RequestHandler):
         def prepare(self) -> None:
-            self.set_header(HEADER, "error")
             self.set_header("Cache-Control", "no-store")
             context = self.request.connection.context
             local = getattr(context, "address_family", None) == getattr(socket, "AF_UNIX", None)
             if not (local or is_loopback(self.request.remote_ip or "")):
+                self.clear_header("Server")  # nothing about what runs here
                 self.set_status(503)
                 self.set_header("Content-Type", "text/plain; charset=utf-8")
                 self.finish("Service temporarily unavailable\n")
                 return
             error = owner.error or AppError("The app is not running.")
+            self.set_header(HEADER, "error")
             self.set_status(500)
             if "text/html" in self.request.headers.get("Accept", ""):
                 self.set_header("Content-Type", "text/html; charset=utf-8")

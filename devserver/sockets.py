@@ -8,6 +8,7 @@ wait in the listen backlog and are accepted by the next app.  A socket the
 new app no longer asks for is closed once it serves.
 """
 
+import errno
 import os
 import socket
 
@@ -23,6 +24,7 @@ class HeldSockets:
     def __init__(self) -> None:
         self._held: "dict[tuple, list[socket.socket]]" = {}
         self._asked: "set[tuple]" = set()  # keys the current app asked for
+        self.released: "list[tuple]" = []  # keys let go to make room for a new bind (for the caller to report)
 
     def __len__(self) -> int:
         return len(self._held)
@@ -40,8 +42,24 @@ class HeldSockets:
         self._asked.add(key)
         held = self._held.get(key)
         if held is None:
-            held = self._held[key] = _bind(request)
+            try:
+                held = _bind(request)
+            except OSError as exc:
+                # The app moved to another address or flags on the same port: what tdev still holds
+                # for the old app is in the way. Let it go and bind again.
+                if exc.errno != errno.EADDRINUSE or not self._release_same_port(request.get("port")):
+                    raise
+                held = _bind(request)
+            self._held[key] = held
         return held
+
+    def _release_same_port(self, port) -> bool:
+        stale = [key for key in self._held if key[0] == "tcp" and port and key[1] == port and key not in self._asked]
+        for key in stale:
+            for sock in self._held.pop(key):
+                sock.close()
+        self.released.extend(stale)
+        return bool(stale)
 
     def release_unused(self) -> "list[tuple]":
         """Close the sockets the current app did not ask for; returns their keys."""
@@ -121,7 +139,7 @@ def port_holder(port: int) -> "str | None":
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
                     with open(f"/proc/{pid}/cmdline", "rb") as f:
-                        command = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+                        command = " ".join(f.read().replace(b"\0", b" ").decode("utf-8", "replace").split())
                     return f"pid {pid} ({command[:80]})"
         except OSError:
             continue

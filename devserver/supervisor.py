@@ -55,6 +55,7 @@ class Supervisor:
         self._summary_shown = False
         self._change_seen_at: "float | None" = None
         self._seen_paths: "set[str]" = set()  # paths as reported by the app, already handled
+        self._was_missing = False  # a changed module was missing at the end of the burst
         self.sockets = HeldSockets()
         self.error_server = ErrorServer()
         self.livereload: "LiveReloadServer | None" = None
@@ -181,6 +182,7 @@ class Supervisor:
         """The app wants listening sockets: hand out the held ones (bound the first time)."""
         try:
             socks = self.sockets.get(request)
+            self._report_released(self.sockets.released)
         except OSError as exc:
             where = describe_key(request_key(request))
             holder = port_holder(request["port"]) if request.get("kind") == "tcp" and request.get("port") else None
@@ -205,6 +207,11 @@ class Supervisor:
             self.watcher.add_tree(root)
             self.out.debug(f"watching {root} ({'reloading the browser only' if live else 'restarting'} on changes)")
 
+    def _report_released(self, keys) -> None:
+        for key in keys:
+            self.out.info(f"closed {describe_key(key)}: the app no longer listens there")
+        self.sockets.released.clear()
+
     def _on_serving(self, child: Child) -> None:
         if child is not self.child:
             return
@@ -212,8 +219,7 @@ class Supervisor:
             self._restarted = False
             if self.livereload is not None and self.livereload.broadcast("reload"):
                 self.out.debug("browsers told to reload")
-        for key in self.sockets.release_unused():
-            self.out.info(f"closed {describe_key(key)}: the app no longer listens there")
+        self._report_released(self.sockets.release_unused())
         urls = socket_urls(self.sockets.sockets())
         if urls and urls != self._listening:
             self._listening = urls
@@ -324,16 +330,27 @@ class Supervisor:
             return
         if self.debouncer.pending and not self.debouncer.due(now):
             return
-        missing = [p for p in self.changed if p in self.filter.files and not os.path.exists(p)]
-        if missing and self.debouncer.first is not None and now - self.debouncer.first < VANISHED_WAIT:
-            # A module renamed away mid-save (vim's backup-then-write): give it a moment to come back.
-            self.loop.call_later(0.01, self._maybe_restart)
+        if self._module_still_missing(now):
+            self.debouncer.event(now, 0)
+            self._arm_debounce()
             return
         self.debouncer.reset()
         changed, self.changed = self.changed, []
         self.out.change(f"{_describe_changes(changed)} — restarting")
         self._restarted = True
         self._spawn()
+
+    def _module_still_missing(self, now: float) -> bool:
+        """A changed module renamed away mid-save (vim's backup-then-write): wait for it to come back
+        (up to ``VANISHED_WAIT``), then one more quiet window so the events of that write arrive first."""
+        first = self.debouncer.first if self.debouncer.first is not None else now
+        if now - first < VANISHED_WAIT and any(
+            p in self.filter.files and not os.path.exists(p) for p in self.changed
+        ):
+            self._was_missing = True
+            return True
+        was_missing, self._was_missing = self._was_missing, False
+        return was_missing
 
     # -- stopping -----------------------------------------------------------------------
     def _stop_child(self) -> None:

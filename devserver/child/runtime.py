@@ -20,7 +20,7 @@ from devserver.child import imports, tornado_hooks
 
 # Frames of these files are ours, not the user's: hidden from tracebacks.
 _RUNPY = sys.modules.get("runpy")
-_OWN_FILES = {os.path.realpath(__file__), os.path.realpath(imports.__file__)}
+_OWN_FILES = {os.path.realpath(__file__), os.path.realpath(imports.__file__), os.path.realpath(tornado_hooks.__file__)}
 _OWN_FILES.add(os.path.join(os.path.dirname(os.path.realpath(__file__)), "bootstrap.py"))
 
 _stop_requested = threading.Event()
@@ -237,15 +237,23 @@ def _run_reload_hooks() -> None:
 
 
 def _strip_own_frames(tb):
-    """Drop the leading frames that are tdev's or runpy's: the first frame shown is the user's."""
-    own = _OWN_FILES | {"<frozen runpy>"}
+    """Drop tdev's frames (and runpy's leading ones): the traceback reads as under plain python."""
+    leading = _OWN_FILES | {"<frozen runpy>"}
     if _RUNPY is not None:
-        own.add(os.path.realpath(_RUNPY.__file__))
-    while tb is not None:
+        leading.add(os.path.realpath(_RUNPY.__file__))
+
+    def is_in(tb, files) -> bool:
         filename = tb.tb_frame.f_code.co_filename
-        if filename not in own and os.path.realpath(filename) not in own:
-            break
+        return filename in files or os.path.realpath(filename) in files
+
+    while tb is not None and is_in(tb, leading):
         tb = tb.tb_next
+    # tdev's wrappers inside the app's call stack (e.g. bind_sockets asking tdev for a socket).
+    node = tb
+    while node is not None:
+        while node.tb_next is not None and is_in(node.tb_next, _OWN_FILES):
+            node.tb_next = node.tb_next.tb_next
+        node = node.tb_next
     return tb
 
 

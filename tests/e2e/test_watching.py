@@ -156,7 +156,7 @@ def test_vim_style_save_with_the_module_briefly_missing_restarts_once_without_an
     os.unlink(hello_app / "version.py~")
     wait_for_body(port, "v2")
     assert "exited with code" not in t.err
-    assert t.count(r"changed — restarting") == 1
+    assert t.count(r"changed — restarting") == 1, t.err
 
 
 def test_reading_a_watched_file_is_not_a_change(tdev, hello_app, port):

@@ -1,0 +1,253 @@
+"""The error page's rules in isolation: who counts as this machine, what each client is shown."""
+
+import asyncio
+import html
+import http.client
+import socket
+
+import pytest
+
+from devserver import errorpage
+from devserver.errorpage import AppError, ErrorServer, is_loopback
+
+# -- is_loopback -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "127.1.2.3",
+        "127.255.255.254",
+        "::1",
+        "0:0:0:0:0:0:0:1",
+        "::ffff:127.0.0.1",  # IPv4-mapped loopback (a dual-stack socket)
+        "::ffff:127.9.9.9",
+        "::ffff:7f00:1",  # the same, in hex
+        "::1%lo",  # a scoped loopback address
+    ],
+)
+def test_loopback_addresses(host):
+    assert is_loopback(host) is True
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "10.0.0.1",
+        "192.168.1.1",
+        "172.16.0.1",
+        "8.8.8.8",
+        "0.0.0.0",
+        "::",
+        "128.0.0.1",
+        "126.255.255.255",
+        "::ffff:10.0.0.1",  # IPv4-mapped, but not loopback
+        "::ffff:192.168.1.1",
+        "fe80::1%eth0",  # link-local with a scope
+        "fe80::1",
+        "fd00::1",
+        "2001:db8::1",
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1: another host
+    ],
+)
+def test_other_hosts_are_not_loopback(host):
+    assert is_loopback(host) is False
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "",
+        "localhost",  # a name, not an address: never trusted
+        "garbage",
+        "127.0.0.1.evil.example",
+        "127.0.0.1:8000",
+        " 127.0.0.1",
+        "127.0.0.1 ",
+        "127.1",  # inet_aton shorthand: not an address here
+        "0x7f000001",
+        "2130706433",
+        "127.0.0.256",
+        "::1::",
+        "[::1]",
+        "%",
+        "%lo",
+        "127.0.0.1\x00",
+        "１２７.0.0.1",  # full-width digits
+    ],
+)
+def test_garbage_is_not_loopback(host):
+    assert is_loopback(host) is False
+
+
+# -- AppError: the text of the page ----------------------------------------------------------------
+
+TRACE = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/app.py", line 7, in <module>\n'
+    "    raise ValueError('<b>bad</b> & \"quoted\"')\n"
+    "ValueError: <b>bad</b> & \"quoted\"\n"
+)
+
+
+def test_html_escapes_everything_from_the_app():
+    page = AppError("ValueError: <script>alert(1)</script>", TRACE).as_html()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<b>bad</b>" not in page
+    assert html.unescape(page).count('File "/srv/app.py", line 7') == 1
+    assert page.count("<script>") == 1  # tdev's own reload script, and nothing else
+
+
+def test_text_is_the_traceback_as_is_with_the_time():
+    error = AppError("ValueError: <b>bad</b>", TRACE)
+    text = error.as_text()
+    assert "ValueError: <b>bad</b>" in text
+    assert TRACE.rstrip() in text
+    assert error.when.strftime("%Y-%m-%d %H:%M:%S") in text
+    assert "<" not in text.replace("<b>", "").replace("</b>", "").replace("<module>", "")
+
+
+def test_no_traceback_no_empty_block():
+    page = AppError("The app exited with code 3.").as_html()
+    assert "<pre>" not in page
+    assert "The app exited with code 3." in page
+    assert "Traceback" not in AppError("The app exited with code 3.").as_text()
+
+
+# -- ErrorServer / its handler over real sockets ---------------------------------------------------
+
+
+def _get(address, path="/", headers=None, family=socket.AF_INET):
+    """Blocking GET over TCP (``address`` a (host, port)) or a unix socket (``address`` a path)."""
+    if family == socket.AF_UNIX:
+        conn = http.client.HTTPConnection("localhost", timeout=5)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(5)
+        sock.connect(address)
+        conn.sock = sock
+    else:
+        conn = http.client.HTTPConnection(*address, timeout=5)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode()
+    finally:
+        conn.close()
+
+
+def _listening(family=socket.AF_INET, path=None):
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if family == socket.AF_UNIX:
+        sock.bind(path)
+    else:
+        sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.setblocking(False)
+    return sock
+
+
+def _run(coro):
+    return asyncio.run(asyncio.wait_for(coro, timeout=20))
+
+
+ERROR = AppError("RuntimeError: secret-token-123 broke", "Traceback (most recent call last):\n"
+                 '  File "/srv/app.py", line 3, in <module>\nRuntimeError: secret-token-123 broke\n')
+
+
+def test_error_server_answers_loopback_with_the_error_and_leaves_the_socket_listening():
+    held = _listening()
+    address = held.getsockname()
+
+    async def scenario():
+        server = ErrorServer()
+        server.start([held], ERROR)
+        try:
+            text = await asyncio.to_thread(_get, address, "/x", {"Accept": "*/*"})
+            page = await asyncio.to_thread(_get, address, "/x", {"Accept": "text/html"})
+        finally:
+            server.stop()
+        return text, page, server.running
+
+    try:
+        text, page, running = _run(scenario())
+        assert text[0] == 500 and text[1]["x-tdev"] == "error" and "secret-token-123" in text[2]
+        assert text[1]["content-type"].startswith("text/plain")
+        assert page[0] == 500 and page[1]["content-type"].startswith("text/html")
+        assert "secret-token-123" in page[2]
+        assert not running
+        # Stopping the error server closes its duplicates only: the held socket still listens,
+        # so the next app takes over the connections that wait in its backlog.
+        with socket.create_connection(address, timeout=2):
+            pass
+        assert held.fileno() != -1
+    finally:
+        held.close()
+
+
+def test_error_server_treats_unix_socket_clients_as_local(tmp_path):
+    path = str(tmp_path / "s.sock")
+    held = _listening(socket.AF_UNIX, path)
+
+    async def scenario():
+        server = ErrorServer()
+        server.start([held], ERROR)
+        try:
+            return await asyncio.to_thread(_get, path, "/", {"Accept": "*/*"}, socket.AF_UNIX)
+        finally:
+            server.stop()
+
+    try:
+        status, headers, body = _run(scenario())
+        assert status == 500 and "secret-token-123" in body
+    finally:
+        held.close()
+
+
+@pytest.mark.parametrize(
+    "client, expected",
+    [
+        ("127.0.0.1", 500),
+        ("127.3.2.1", 500),
+        ("::1", 500),
+        ("::ffff:127.0.0.1", 500),
+        ("10.0.0.1", 503),
+        ("192.168.1.1", 503),
+        ("::ffff:10.0.0.1", 503),
+        ("fe80::1%eth0", 503),
+        ("2001:db8::1", 503),
+    ],
+)
+def test_handler_shows_the_error_to_loopback_only(client, expected):
+    """The handler's rule for each peer address (set here by the test's own HTTPServer from X-Real-Ip)."""
+    from tornado.httpserver import HTTPServer
+    from tornado.netutil import is_valid_ip
+
+    assert is_valid_ip(client), "Tornado would ignore this X-Real-Ip: the test would prove nothing"
+    owner = ErrorServer()
+    owner.error = ERROR
+    held = _listening()
+    address = held.getsockname()
+
+    async def scenario():
+        server = HTTPServer(errorpage._application(owner), xheaders=True)
+        server.add_sockets([held])
+        try:
+            return [
+                await asyncio.to_thread(_get, address, "/p", {"X-Real-Ip": client, "Accept": accept})
+                for accept in ("text/html", "*/*")
+            ]
+        finally:
+            server.stop()
+
+    try:
+        for status, headers, body in _run(scenario()):
+            assert status == expected, (client, status, body)
+            if expected == 503:
+                assert "secret-token-123" not in body and "/srv/app.py" not in body and "Traceback" not in body
+                assert "<script" not in body
+            else:
+                assert "secret-token-123" in body
+    finally:
+        held.close()
