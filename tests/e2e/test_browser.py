@@ -1,0 +1,127 @@
+"""Live reload in a real browser (headless Chromium, driven over the DevTools protocol).
+
+Skipped where no Chromium is installed (``apt-get install chromium``): the other live-reload tests check
+the protocol; this one checks that the injected script really reloads a page and swaps stylesheets.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import wait_for_body, wait_until, write
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
+
+APP = """
+    import asyncio, os, sys
+    import tornado.web
+    import version
+
+    HERE = os.path.dirname(os.path.abspath(__file__))
+
+    class Page(tornado.web.RequestHandler):
+        def get(self):
+            self.render("index.html", version=version.VERSION)
+
+    async def main():
+        tornado.web.Application([(r"/", Page)], debug=True, template_path=os.path.join(HERE, "templates"),
+                                static_path=os.path.join(HERE, "static")).listen(int(sys.argv[1]), "127.0.0.1")
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+"""
+PAGE = """<!DOCTYPE html><html><head><link rel="stylesheet" href="/static/site.css"></head>
+<body><h1 id="v">{{ version }}</h1></body></html>
+"""
+
+
+@pytest.fixture
+def browser(tmp_path):
+    profile = tmp_path / "chromium-profile"
+    proc = subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        port_file = profile / "DevToolsActivePort"
+        wait_until(lambda: port_file.exists() and port_file.read_text().strip(), timeout=20, message="Chromium")
+        yield int(port_file.read_text().split()[0])
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+class Page:
+    """One browser tab, driven with Runtime.evaluate over the DevTools WebSocket."""
+
+    def __init__(self, devtools_port: int, url: str) -> None:
+        request = urllib.request.Request(f"http://127.0.0.1:{devtools_port}/json/new?{url}", method="PUT")
+        self.ws_url = json.load(urllib.request.urlopen(request, timeout=10))["webSocketDebuggerUrl"]
+        self.ids = 0
+
+    async def __aenter__(self):
+        import tornado.websocket
+
+        self.ws = await tornado.websocket.websocket_connect(self.ws_url)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.ws.close()
+
+    async def evaluate(self, expression: str):
+        self.ids += 1
+        await self.ws.write_message(json.dumps({"id": self.ids, "method": "Runtime.evaluate",
+                                                "params": {"expression": expression, "returnByValue": True}}))
+        while True:
+            message = json.loads(await asyncio.wait_for(self.ws.read_message(), 10))
+            if message.get("id") == self.ids:
+                return message.get("result", {}).get("result", {}).get("value")
+
+    async def wait_for(self, expression: str, expected, timeout: float = 15.0):
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            try:
+                value = await self.evaluate(expression)
+            except Exception:  # the page is reloading: its context is gone for a moment
+                value = None
+            if value == expected:
+                return value
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{expression} stayed {value!r}, expected {expected!r}")
+
+
+def test_pages_reload_and_restyle_in_a_real_browser(tdev, tmp_path, port, browser):
+    write(tmp_path / "app.py", APP)
+    write(tmp_path / "version.py", 'VERSION = "v1"\n')
+    write(tmp_path / "templates" / "index.html", PAGE)
+    write(tmp_path / "static" / "site.css", "h1 { color: rgb(0, 0, 255); }\n")
+    t = tdev(["run", "app.py", str(port)], cwd=tmp_path)
+    wait_for_body(port, "v1")
+
+    async def scenario():
+        async with Page(browser, f"http://127.0.0.1:{port}/") as page:
+            await page.wait_for("document.getElementById('v') && document.getElementById('v').textContent", "v1")
+            await page.wait_for("window.__tdevLiveReload", 1)
+            await page.evaluate("window.marker = 'same page'")
+            # A stylesheet change is applied in place: no reload (the marker survives).
+            write(tmp_path / "static" / "site.css", "h1 { color: rgb(255, 0, 0); }\n")
+            await page.wait_for("getComputedStyle(document.getElementById('v')).color", "rgb(255, 0, 0)")
+            assert await page.evaluate("window.marker") == "same page"
+            # A code change restarts the app and reloads the page (the marker is gone).
+            write(tmp_path / "version.py", 'VERSION = "v2"\n')
+            await page.wait_for("document.getElementById('v') && document.getElementById('v').textContent", "v2")
+            assert await page.evaluate("window.marker") is None
+
+    asyncio.run(scenario())
+    assert t.count(r"changed — restarting") == 1
