@@ -13,6 +13,10 @@ The watcher (on its own thread) and the app's exit (a waiting thread) only
 *report* to the loop; every decision is taken here, on the loop's thread.
 On a change the old app is told to stop at once, while the debounce window
 is still open, so stopping and waiting for the burst to end overlap.
+
+Around the app, on the same loop: the listening sockets it asked for
+(``sockets``), held across restarts; the error page served on them while it
+is WAITING (``errorpage``); the browser live-reload WebSocket (``livereload``).
 """
 
 import asyncio
