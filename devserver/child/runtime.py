@@ -47,7 +47,16 @@ def _start_lifeline(channel: Channel) -> None:
         # Start-up's batch of imported files goes out after a while even if the app never listens.
         select.select([channel.sock], [], [], imports.BATCH_SECONDS)
         imports.end_batching()
+        resignals = 0
         while True:
+            if (
+                _stop_requested.is_set()
+                and resignals < 2
+                and not select.select([channel.sock], [], [], RESIGNAL_SECONDS)[0]
+            ):
+                resignals += 1
+                _resignal()
+                continue
             messages = channel.receive()
             if messages is None:
                 break
@@ -74,6 +83,16 @@ def _start_lifeline(channel: Channel) -> None:
             signal.pthread_sigmask(signal.SIG_SETMASK, saved)
 
 
+def _resignal() -> None:
+    """Still alive a while after a stop: the SIGTERM may have been swallowed (raised inside a
+    ``__del__`` or a weakref callback). Deliver it again, if tdev's handler is the one installed."""
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm and hasattr(signal, "pthread_kill"):
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+
+
+RESIGNAL_SECONDS = 1.5  # after a stop, SIGTERM is delivered again (twice at most) this often
+
+
 def _on_sigterm(signum, frame) -> None:
     """Stop the app: unwind it with ``SystemExit`` from a point where nothing can swallow it.
 
@@ -83,17 +102,37 @@ def _on_sigterm(signum, frame) -> None:
     the top of the loop, and unwinds ``asyncio.run`` / ``IOLoop.start`` cleanly;
     Tornado servers first stop accepting and finish the requests in flight.
     """
+    global _stop_scheduled
     _stop_requested.set()
-    loop = None
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is not None:
-        loop = asyncio._get_running_loop()
-    if loop is None:
-        raise SystemExit(0)
-    if "tornado.tcpserver" in sys.modules:
-        loop.call_soon_threadsafe(tornado_hooks.stop_serving, loop, _raise_system_exit)
-    else:
-        loop.call_soon_threadsafe(_raise_system_exit)
+    if _stop_scheduled:
+        return  # already stopping on the event loop (the lifeline may repeat the signal)
+    # asyncio may be half-imported right now: look the function up, do not assume it.
+    get_running_loop = getattr(sys.modules.get("asyncio"), "_get_running_loop", None)
+    loop = get_running_loop() if get_running_loop is not None else None
+    if loop is not None:
+        _stop_scheduled = True
+        if "tornado.tcpserver" in sys.modules:
+            loop.call_soon_threadsafe(tornado_hooks.stop_serving, loop, _raise_system_exit)
+        else:
+            loop.call_soon_threadsafe(_raise_system_exit)
+        return
+    if _inside_import(frame):
+        # Still starting up: an exception raised into the import machinery can be swallowed, and
+        # nothing is served yet. Finish the way a normal exit does, now.
+        _run_reload_hooks()
+        _exit_now(0)
+    raise SystemExit(0)
+
+
+_stop_scheduled = False
+
+
+def _inside_import(frame) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _raise_system_exit() -> None:
