@@ -38,6 +38,7 @@ from devserver.sockets import HeldSockets, describe_key, port_holder, request_ke
 from devserver.watcher import Watcher
 
 RUNNING, WAITING, RESTARTING, STOPPING = "running", "waiting", "restarting", "stopping"
+REFRESH_AFTER_EVENTS = 2000  # a burst this big may have overflowed the kernel's event queue
 VANISHED_WAIT = 0.25  # seconds a watched module may be missing mid-save before the restart goes ahead
 
 
@@ -338,6 +339,10 @@ class Supervisor:
             self.debouncer.event(now, 0)
             self._arm_debounce()
             return
+        if self.watcher.overflowed or self.debouncer.events >= REFRESH_AFTER_EVENTS:
+            # Events were (or may have been: watchdog 6 drops overflows silently) lost: directories
+            # created in the burst may have no watch yet.
+            self.watcher.refresh()
         self.debouncer.reset()
         changed, self.changed = self.changed, []
         self.out.change(f"{_describe_changes(changed)} — restarting")

@@ -15,6 +15,7 @@ hold each other's locks.
 """
 
 import errno
+import logging
 import os
 
 from devserver.filters import PathFilter
@@ -38,15 +39,31 @@ class Watcher:
         self._wanted: "dict[str, bool]" = {}  # dir -> recursive: what we want watched, whatever the backend
         self._handler = _Handler(self)
         self.problems: "set[str]" = set()
+        self.overflowed = False
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
+        _route_watchdog_logs(self)
         for root in list(self.filter.trees):
             for directory, recursive in plan_tree(root, self.filter, self._note_problem):
                 self._wanted[directory] = recursive
         for path in list(self.filter.files):
             self._want_file_dir(path)
         self._start_observer()
+
+    def refresh(self) -> None:
+        """Plan and schedule every watch again (after events were lost: new directories get watched)."""
+        self.overflowed = False
+        self._stop_quietly()
+        self._wanted.clear()
+        self.start()
+
+    def _on_overflow(self) -> None:
+        """The kernel dropped events (inotify queue overflow): say so, and count it as a change."""
+        if not self.overflowed:
+            self.overflowed = True
+            self.output.warn("inotify queue overflowed: file events were lost — rescanning and restarting")
+            self.on_change(list(self.filter.trees) or list(self.filter.files)[:1])
 
     def stop(self) -> None:
         observer, self._observer = self._observer, None
@@ -249,6 +266,38 @@ class _Handler:
                 watcher.post(watcher.on_change, paths)
         except Exception as exc:  # never let a strange path kill the watch thread
             self.watcher._note_problem(f"ignored an event for {src!r}: {exc!r}")
+
+
+class _WatchdogLogs(logging.Handler):
+    """watchdog's own log records: an overflow warning is acted on, the rest go to ``-v`` output."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.watcher: "Watcher | None" = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        watcher = self.watcher
+        if watcher is None:
+            return
+        try:
+            message = record.getMessage()
+            if "overflow" in message.lower():
+                watcher.post(watcher._on_overflow)
+            else:
+                watcher._note_problem(f"watchdog: {message}")
+        except Exception:
+            pass
+
+
+_watchdog_logs = _WatchdogLogs()
+
+
+def _route_watchdog_logs(watcher: "Watcher") -> None:
+    logger = logging.getLogger("watchdog")
+    _watchdog_logs.watcher = watcher
+    if _watchdog_logs not in logger.handlers:
+        logger.addHandler(_watchdog_logs)
+        logger.propagate = False  # no raw "WARNING:watchdog..." lines on the terminal
 
 
 def _text(path) -> str:

@@ -111,6 +111,13 @@ def descendants(pid: int) -> "set[int]":
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) ``pid`` itself has used so far, in seconds (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_group_members(pgid: int) -> "set[int]":
     members = set()
     for entry in os.listdir("/proc"):
