@@ -52,11 +52,20 @@ class Watcher:
         self._start_observer()
 
     def refresh(self) -> None:
-        """Plan and schedule every watch again (after events were lost: new directories get watched)."""
+        """Plan and schedule every watch again (after events were lost: new directories get watched).
+
+        The new observer starts before the old one stops, so no event falls in between."""
         self.overflowed = False
-        self._stop_quietly()
+        old = self._observer
+        self._observer, self._watches = None, {}
         self._wanted.clear()
         self.start()
+        if old is not None:
+            try:
+                old.stop()
+                old.join(timeout=2)
+            except Exception:
+                pass
 
     def _on_overflow(self) -> None:
         """The kernel dropped events (inotify queue overflow): say so, and count it as a change."""
