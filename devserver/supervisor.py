@@ -346,6 +346,8 @@ class Supervisor:
         self.debouncer.reset()
         changed, self.changed = self.changed, []
         self.out.change(f"{_describe_changes(changed)} — restarting")
+        if len(changed) > 3:
+            self.out.debug("changed: " + ", ".join(_display_path(p) for p in changed))
         self._restarted = True
         self._spawn()
 
@@ -397,15 +399,17 @@ class Supervisor:
             self._stop_child()
 
 
+def _display_path(path: str) -> str:
+    """Relative to the working directory when below it, else absolute."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
 def _describe_changes(paths: "list[str]") -> str:
-    cwd = os.getcwd()
-    shown = []
-    for path in paths[:3]:
-        try:
-            rel = os.path.relpath(path, cwd)
-        except ValueError:
-            rel = path
-        shown.append(path if rel.startswith("..") else rel)
+    shown = [_display_path(p) for p in paths[:3]]
     more = len(paths) - len(shown)
     text = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
     return f"{text} changed"

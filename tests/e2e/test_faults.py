@@ -163,14 +163,16 @@ def _restarts_settle(t, quiet: float = 1.0, timeout: float = 30.0) -> int:
 
 
 def _changed_counts(lines) -> int:
-    """How many paths ``[tdev] A, B, C and N more changed — restarting`` lines name in all."""
-    total = 0
+    """How many different paths the restarts named (``-v`` lists them all: ``[tdev] changed: a, b, ...``)."""
+    names = set()
     for line in lines:
-        match = re.search(r"\[tdev\] (.*) changed — restarting$", line)
-        if match:
-            names, _, more = match.group(1).partition(" and ")
-            total += len(names.split(", ")) + (int(more.split()[0]) if more else 0)
-    return total
+        listed = re.search(r"\[tdev\] changed: (.*)$", line)
+        short = re.search(r"\[tdev\] (.*) changed — restarting$", line)
+        if listed:
+            names.update(listed.group(1).split(", "))
+        elif short and " and " not in short.group(1):
+            names.update(short.group(1).split(", "))
+    return len(names)
 
 
 @linux_only
