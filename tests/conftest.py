@@ -52,6 +52,39 @@ def http_get(port: int, path: str = "/", timeout: float = 2.0, host: str = "127.
         conn.close()
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket (the Host header still says ``localhost``)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.unix_path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def http_request(port=None, path="/", headers=None, host="127.0.0.1", timeout=3.0, unix=None):
+    """One GET on a new connection (TCP, or a unix socket): (status, lower-cased headers, body)."""
+    if unix is not None:
+        conn = UnixHTTPConnection(unix, timeout)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        body = response.read().decode("utf-8", "replace")
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+    finally:
+        conn.close()
+
+
 def wait_for_body(port: int, expected: str, timeout: float = 15.0, path: str = "/") -> str:
     """Poll until GET returns a body containing ``expected``; returns the body."""
     deadline = time.monotonic() + timeout

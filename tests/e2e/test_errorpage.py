@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import PYTHON, free_port, wait_for_body, write
+from tests.conftest import PYTHON, free_port, http_request, wait_for_body, write
 
 # -- helpers -------------------------------------------------------------------------------------
 
@@ -24,16 +24,7 @@ BROWSER = {
 CURL = {"Accept": "*/*", "User-Agent": "curl/8.5.0"}
 
 
-def request(port, path="/", headers=None, host="127.0.0.1", timeout=3.0):
-    """One GET on a new connection: (status, lower-cased headers, body)."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        body = response.read().decode("utf-8", "replace")
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
-    finally:
-        conn.close()
+request = http_request
 
 
 def wait_for_response(predicate, port, path="/", headers=None, host="127.0.0.1", timeout=10.0, what="a response"):

@@ -14,42 +14,12 @@ import time
 
 import pytest
 
-from tests.conftest import PYTHON, free_port, wait_for_body, wait_until, write
+from tests.conftest import PYTHON, free_port, http_request, wait_for_body, wait_until, write
 
 # -- helpers -------------------------------------------------------------------------------------
 
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP over a unix socket (the Host header still says ``localhost``)."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.unix_path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-def request(port=None, path="/", headers=None, host="127.0.0.1", timeout=3.0, unix=None):
-    """One GET on a new connection: (status, lower-cased headers, body)."""
-    if unix is not None:
-        conn = UnixHTTPConnection(unix, timeout)
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        body = response.read().decode("utf-8", "replace")
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
-    finally:
-        conn.close()
+request = http_request
 
 
 def wait_for_response(predicate, timeout=10.0, what="a matching response", **kwargs):
