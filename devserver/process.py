@@ -88,8 +88,10 @@ class Child:
         return f"exited with code {code}"
 
 
-def spawn(target: Target, options: "dict | None" = None) -> Child:
-    """Start the app under the child bootstrap, with an inherited channel and ``options`` (JSON)."""
+def spawn(target: Target, options: "dict | None" = None, stdout=None) -> Child:
+    """Start the app under the child bootstrap, with an inherited channel and ``options`` (JSON).
+
+    ``stdout``: where the app's standard output goes (default: tdev's own)."""
     started_wall = time.time()
     parent_sock, child_sock = socket.socketpair()
     parent_sock.set_inheritable(False)
@@ -109,6 +111,7 @@ def spawn(target: Target, options: "dict | None" = None) -> Child:
             env=child_environment(),
             pass_fds=(child_sock.fileno(),),
             start_new_session=True,
+            stdout=stdout,
         )
     except BaseException:
         parent_sock.close()
@@ -126,9 +129,36 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def exec_plain(target: Target) -> int:
-    """``--no-reload``: become ``python [flags] TARGET ARGS`` (exit code and signals are the app's)."""
-    argv = [sys.executable, *interpreter_flags(), *target.python_argv()]
+def raise_open_files_limit(wanted: int) -> "str | None":
+    """Raise the soft ``RLIMIT_NOFILE`` (inherited by the app) towards ``wanted``, never lowering it
+    and never above the hard limit.  Returns a line to show when the hard limit stopped it short."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:  # e.g. macOS caps below the hard limit
+            return f"could not raise the open-files limit from {soft} to {target}: {exc}"
+        soft = target
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        return f"open-files limit for the app: {soft} (the hard limit), not {wanted}"
+    return None
+
+
+def exec_plain(config) -> int:
+    """``--no-reload``: become ``python [flags] TARGET ARGS`` (exit code and signals are the app's).
+
+    A ``module:attr`` target has no plain command line: it runs under tdev's small ``main()``."""
+    target = config.target
+    if target.kind == "app":
+        runner = ["-m", "devserver.child.app_target", config.host, str(config.port), "1" if config.debug else "0"]
+        argv = [sys.executable, *interpreter_flags(), *runner, target.value, *target.args]
+    else:
+        argv = [sys.executable, *interpreter_flags(), *target.python_argv()]
     sys.stdout.flush()
     sys.stderr.flush()
     if os.name == "posix":

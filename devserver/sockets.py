@@ -21,10 +21,13 @@ def request_key(request: dict) -> tuple:
 
 
 class HeldSockets:
-    def __init__(self) -> None:
+    def __init__(self, free_port_fallback: bool = False) -> None:
         self._held: "dict[tuple, list[socket.socket]]" = {}
         self._asked: "set[tuple]" = set()  # keys the current app asked for
         self.released: "list[tuple]" = []  # keys let go to make room for a new bind (for the caller to report)
+        # ``tdev check``: a TCP port in use (by ``tdev run``, say) is replaced by a free one.
+        self.free_port_fallback = free_port_fallback
+        self.moved: "list[str]" = []  # one line per port replaced that way
 
     def __len__(self) -> int:
         return len(self._held)
@@ -47,11 +50,34 @@ class HeldSockets:
             except OSError as exc:
                 # The app moved to another address or flags on the same port: what tdev still holds
                 # for the old app is in the way. Let it go and bind again.
-                if exc.errno != errno.EADDRINUSE or not self._release_same_port(request.get("port")):
+                if exc.errno != errno.EADDRINUSE:
                     raise
-                held = _bind(request)
+                if self._release_same_port(request.get("port")):
+                    held = _bind(request)
+                elif self.free_port_fallback and request.get("kind") == "tcp" and request.get("port"):
+                    held = _bind(dict(request, port=0))
+                    where = describe_key(key)
+                    holder = port_holder(request["port"])
+                    self.moved.append(f"{where} is in use{f' by {holder}' if holder else ''}: "
+                                      f"the app listens on port {held[0].getsockname()[1]} instead")
+                else:
+                    raise
             self._held[key] = held
         return held
+
+    def answer(self, request: dict) -> dict:
+        """The reply to the app's bind request: ``{"fds": [...]}``, or ``{"errno": N, "error": one line}``."""
+        try:
+            socks = self.get(request)
+        except OSError as exc:
+            where = describe_key(request_key(request))
+            if exc.errno == errno.EADDRINUSE:
+                holder = port_holder(request["port"]) if request.get("kind") == "tcp" and request.get("port") else None
+                detail = f"{where} is already in use" + (f" by {holder}" if holder else "")
+            else:
+                detail = f"cannot listen on {where}: {exc.strerror or exc}"
+            return {"errno": exc.errno, "error": detail}
+        return {"fds": [sock.fileno() for sock in socks]}
 
     def _release_same_port(self, port) -> bool:
         stale = [key for key in self._held if key[0] == "tcp" and port and key[1] == port and key not in self._asked]

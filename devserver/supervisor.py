@@ -20,7 +20,6 @@ is WAITING (``errorpage``); the browser live-reload WebSocket (``livereload``).
 """
 
 import asyncio
-import errno
 import os
 import signal
 import sys
@@ -33,8 +32,8 @@ from devserver.errorpage import AppError, ErrorServer
 from devserver.filters import PathFilter, system_dirs
 from devserver.livereload import LiveReloadServer, script as livereload_script
 from devserver.output import Output
-from devserver.process import Child, spawn
-from devserver.sockets import HeldSockets, describe_key, port_holder, request_key, socket_urls
+from devserver.process import Child, raise_open_files_limit, spawn
+from devserver.sockets import HeldSockets, describe_key, socket_urls
 from devserver.watcher import Watcher
 
 RUNNING, WAITING, RESTARTING, STOPPING = "running", "waiting", "restarting", "stopping"
@@ -64,7 +63,7 @@ class Supervisor:
         self.sockets = HeldSockets()
         self.error_server = ErrorServer()
         self.livereload: "LiveReloadServer | None" = None
-        self._child_options: dict = {}
+        self._child_options: dict = config.child_options()
         self._restarted = False  # the next "serving" is after a restart: browsers reload
         self._browser_timer = None
         self._browser_changes: "list[str]" = []
@@ -97,10 +96,15 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_exit, sig)
         self.out.info(f"tdev {__version__}: running {self.config.target.label} (restarts on changes, Ctrl-C quits)")
+        if self.config.config_file:
+            self.out.debug(f"settings from {self.config.config_file}")
+        limit_note = raise_open_files_limit(self.config.max_open_files)
+        if limit_note:
+            self.out.info(limit_note)
         if self.config.livereload:
             self.livereload = LiveReloadServer()
             url = self.livereload.start()
-            self._child_options = {"livereload_script": livereload_script(url)}
+            self._child_options["livereload_script"] = livereload_script(url)
             self.out.debug(f"browser live reload on {url}")
         started = time.monotonic()
         self.watcher.start()
@@ -185,19 +189,11 @@ class Supervisor:
 
     def _on_bind(self, child: Child, request: dict) -> None:
         """The app wants listening sockets: hand out the held ones (bound the first time)."""
-        try:
-            socks = self.sockets.get(request)
-            self._report_released(self.sockets.released)
-        except OSError as exc:
-            where = describe_key(request_key(request))
-            holder = port_holder(request["port"]) if request.get("kind") == "tcp" and request.get("port") else None
-            detail = f"{where} is already in use" + (f" by {holder}" if holder else "")
-            if exc.errno != errno.EADDRINUSE:
-                detail = f"cannot listen on {where}: {exc.strerror or exc}"
-            self.out.error(detail)
-            child.channel.send("bound", id=request.get("id"), errno=exc.errno, error=detail)
-            return
-        child.channel.send("bound", id=request.get("id"), fds=[sock.fileno() for sock in socks])
+        reply = self.sockets.answer(request)
+        self._report_released(self.sockets.released)
+        if "error" in reply:
+            self.out.error(reply["error"])
+        child.channel.send("bound", id=request.get("id"), **reply)
 
     def _on_assets(self, message: dict) -> None:
         """The app's template/static directories: changes there count, and need no restart if read live."""

@@ -1,4 +1,4 @@
-"""The app to run: a script path or ``-m module``, validated without running user code."""
+"""The app to run: a script path, ``-m module`` or ``module:attr``, validated without running user code."""
 
 import importlib.machinery
 import importlib.util
@@ -13,19 +13,19 @@ class TargetError(Exception):
 
 @dataclass
 class Target:
-    kind: str  # "script" or "module"
-    value: str  # the script path as typed, or the module name
+    kind: str  # "script", "module" or "app" (a ``module:attr`` Application or factory)
+    value: str  # the script path as typed, the module name, or "module:attr"
     args: "list[str]" = field(default_factory=list)
 
     @property
     def label(self) -> str:
-        return self.value if self.kind == "script" else f"-m {self.value}"
+        return f"-m {self.value}" if self.kind == "module" else self.value
 
     def script_path(self) -> "str | None":
         return os.path.realpath(self.value) if self.kind == "script" else None
 
     def project_root(self) -> str:
-        """The tree whose ``*.py`` files are watched: the script's directory, or the cwd for ``-m``."""
+        """The tree whose ``*.py`` files are watched: the script's directory, else the cwd."""
         if self.kind == "script":
             return os.path.dirname(os.path.realpath(self.value))
         return os.path.realpath(os.getcwd())
@@ -34,13 +34,41 @@ class Target:
         """What follows ``python [flags]`` to run this target plainly."""
         if self.kind == "script":
             return [self.value, *self.args]
-        return ["-m", self.value, *self.args]
+        if self.kind == "module":
+            return ["-m", self.value, *self.args]
+        raise ValueError("a module:attr target has no plain python command line")
 
     def validate(self) -> None:
         if self.kind == "script":
             _validate_script(self.value)
-        else:
+        elif self.kind == "module":
             _validate_module(self.value)
+        else:
+            _validate_module(self.value.partition(":")[0], what=self.value)
+
+
+def _dotted(name: str) -> bool:
+    return bool(name) and all(part.isidentifier() for part in name.split("."))
+
+
+def classify(text: str, args: "list[str] | None" = None) -> Target:
+    """A target typed without ``-m``: a script path, or ``module:attr`` (an app object or factory)."""
+    args = list(args or [])
+    if os.path.exists(text) or ":" not in text:
+        if not os.path.exists(text) and _dotted(text) and not text.endswith(".py") and find_module(text):
+            raise TargetError(
+                f"no such file: {text} (to run module {text!r} use -m {text}; "
+                f"for an Application object or factory use {text}:NAME)"
+            )
+        return Target("script", text, args)
+    module, _, attr = text.partition(":")
+    looks_like_file = module.endswith(".py") and (os.path.isfile(module) or not find_module(module))
+    if _dotted(module) and _dotted(attr) and not looks_like_file:
+        return Target("app", text, args)
+    if looks_like_file and _dotted(attr):
+        suggestion = os.path.splitext(os.path.basename(module))[0]
+        raise TargetError(f"{text}: put a module name before ':', not a file (e.g. {suggestion}:{attr})")
+    raise TargetError(f"{text}: not a script, and not module:attr (e.g. app:make_app)")
 
 
 def _validate_script(path: str) -> None:
@@ -54,14 +82,14 @@ def _validate_script(path: str) -> None:
         raise TargetError(f"cannot read {path}: permission denied")
 
 
-def _validate_module(name: str) -> None:
+def _validate_module(name: str, what: "str | None" = None) -> None:
     if not name:
         raise TargetError("-m needs a module name")
-    parts = name.split(".")
-    if not all(part.isidentifier() for part in parts):
+    if not _dotted(name):
         raise TargetError(f"not a valid module name: {name!r}")
     if find_module(name) is None:
-        raise TargetError(f"no module named {name!r} (looked in the working directory and sys.path)")
+        prefix = f"{what}: " if what else ""
+        raise TargetError(f"{prefix}no module named {name!r} (looked in the working directory and sys.path)")
 
 
 def find_module(name: str):

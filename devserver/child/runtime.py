@@ -20,8 +20,12 @@ from devserver.child import imports, tornado_hooks
 
 # Frames of these files are ours, not the user's: hidden from tracebacks.
 _RUNPY = sys.modules.get("runpy")
-_OWN_FILES = {os.path.realpath(__file__), os.path.realpath(imports.__file__), os.path.realpath(tornado_hooks.__file__)}
-_OWN_FILES.add(os.path.join(os.path.dirname(os.path.realpath(__file__)), "bootstrap.py"))
+_HERE = os.path.dirname(os.path.realpath(__file__))
+# app_target is imported only for a module:attr target: nothing the app did not ask for is imported.
+_OWN_FILES = {
+    os.path.join(_HERE, name)
+    for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py")
+}
 
 _stop_requested = threading.Event()
 
@@ -32,9 +36,10 @@ def main(argv: "list[str]") -> None:
     os.set_inheritable(channel.sock.fileno(), False)
     _start_lifeline(channel)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    options = json.loads(options)
     imports.install(channel)
-    tornado_hooks.install(channel, json.loads(options))
-    code = _run(mode, target, args, channel)
+    tornado_hooks.install(channel, options)
+    code = _run(mode, target, args, channel, options)
     if _stop_requested.is_set():
         _exit_now(code)
     raise SystemExit(code)
@@ -139,10 +144,17 @@ def _raise_system_exit() -> None:
     raise SystemExit(0)
 
 
-def _run(mode: str, target: str, args: "list[str]", channel: Channel) -> "int | str | None":
+def _run(mode: str, target: str, args: "list[str]", channel: Channel, options: dict) -> "int | str | None":
     try:
         if mode == "module":
             _run_module(target, args)
+        elif mode == "app":
+            from devserver.child import app_target
+
+            _fresh_main()
+            app = options.get("app", {})
+            app_target.run(target, args, app.get("host", "127.0.0.1"), int(app.get("port", 8888)),
+                           bool(app.get("debug")), on_app=tornado_hooks.app_ready)
         else:
             _run_script(target, args)
     except SystemExit as exc:

@@ -317,6 +317,11 @@ def _patch_web(web) -> None:
     web.Application.__init__ = __init__
 
 
+def app_ready(app) -> None:
+    """A ``module:attr`` app is built (and maybe given debug settings): report its directories again."""
+    _report_assets(app.settings)
+
+
 def _report_assets(settings) -> None:
     """Template and static directories; ``live`` when Tornado re-reads them on each request."""
     paths = [settings.get(key) for key in ("template_path", "static_path")]

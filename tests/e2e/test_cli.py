@@ -14,6 +14,14 @@ from tests.conftest import PYTHON, process_group_members, wait_for_body, write
 
 BAD_INPUT = [
     pytest.param(["run"], "SCRIPT", id="missing-script"),
+    pytest.param(["check"], "SCRIPT", id="check-missing-target"),
+    pytest.param(["check", "nosuch_app.py"], "nosuch_app.py", id="check-no-such-script"),
+    pytest.param(["check", "--path", "health", "app.py"], "--path 'health'", id="check-bad-path"),
+    pytest.param(["check", "--expect", "ok", "app.py"], "--expect 'ok'", id="check-bad-expect"),
+    pytest.param(["check", "--poll", "app.py"], "--poll", id="check-run-only-option"),
+    pytest.param(["run", "app.py:make_app"], "app:make_app", id="file-before-colon"),
+    pytest.param(["run", "nosuch_mod_xyz:app"], "nosuch_mod_xyz", id="app-target-unknown-module"),
+    pytest.param(["run", "--port", "8000", "app.py"], "MODULE:ATTR", id="port-with-a-script"),
     pytest.param(["run", "nosuch_app.py", "8000"], "nosuch_app.py", id="no-such-script"),
     pytest.param(["run", "--no-reload", "nosuch_app.py"], "nosuch_app.py", id="no-such-script-no-reload"),
     pytest.param(["run", "somedir"], "somedir", id="directory"),

@@ -65,7 +65,7 @@ def test_help_returns_none(app, capsys):
 @pytest.mark.parametrize(
     "argv, fragment",
     [
-        ([], "missing SCRIPT"),
+        ([], "missing TARGET"),
         (["missing.py"], "missing.py"),
         (["pkg"], "is a directory"),
         (["-m"], "-m needs a module name"),
@@ -90,3 +90,136 @@ def test_usage_errors_name_the_culprit(app, argv, fragment):
     message = str(info.value)
     assert fragment in message
     assert "\n" not in message
+
+
+# -- targets by their form ------------------------------------------------------------------------
+def test_module_attr_target(app):
+    c = parse_run(["--port", "9000", "--host", "0.0.0.0", "--debug", "pkg.server:make_app", "x"], environ={})
+    assert (c.target.kind, c.target.value, c.target.args) == ("app", "pkg.server:make_app", ["x"])
+    assert (c.host, c.port, c.debug) == ("0.0.0.0", 9000, True)
+    assert c.child_options() == {"app": {"host": "0.0.0.0", "port": 9000, "debug": True}}
+
+
+def test_app_target_defaults(app):
+    c = parse_run(["pkg.server:app"], environ={})
+    assert (c.host, c.port, c.debug) == ("127.0.0.1", 8888, False)
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["app.py:make_app"], "app:make_app"),  # a file before ':' -> suggests the module form
+        (["pkg.server:"], "module:attr"),
+        (["a b:c"], "module:attr"),
+        (["nosuch_mod_xyz:app"], "no module named 'nosuch_mod_xyz'"),
+        (["app"], "-m app"),  # a module typed as a script
+        (["--port", "80", "app.py"], "MODULE:ATTR"),
+        (["--debug", "-m", "pkg.server"], "MODULE:ATTR"),
+        (["--port", "70000", "pkg.server:app"], "70000"),
+        (["--port", "x", "pkg.server:app"], "'x'"),
+        (["--host", "", "pkg.server:app"], "--host"),
+        (["--max-open-files", "0", "app.py"], "--max-open-files"),
+        (["--path", "/", "app.py"], "tdev check"),  # a check option given to run
+    ],
+)
+def test_target_and_app_option_errors(app, argv, fragment):
+    with pytest.raises(UsageError) as info:
+        parse_run(argv, environ={})
+    assert fragment in str(info.value)
+
+
+# -- tdev check options ----------------------------------------------------------------------------
+def test_check_options(app):
+    from devserver.cli import parse_check
+
+    c = parse_check(["--path", "/", "--path=/health", "--expect", "2XX", "--expect", "301", "--timeout", "3",
+                     "--json", "app.py"], environ={})
+    assert c.check.paths == ["/", "/health"] and c.check.expect == ["2xx", "301"]
+    assert c.check.timeout == 3.0 and c.check.json
+    d = parse_check(["app.py"], environ={})
+    assert d.check.paths == ["/"] and d.check.expect == [] and d.check.timeout == 20.0 and not d.check.json
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--path", "health", "app.py"], "must start with '/'"),
+        (["--expect", "abc", "app.py"], "'abc'"),
+        (["--expect", "600", "app.py"], "'600'"),
+        (["--timeout", "0", "app.py"], "--timeout"),
+        (["--poll", "app.py"], "tdev run"),  # a run option given to check
+    ],
+)
+def test_check_usage_errors(app, argv, fragment):
+    from devserver.cli import parse_check
+
+    with pytest.raises(UsageError) as info:
+        parse_check(argv, environ={})
+    assert fragment in str(info.value)
+
+
+# -- [tool.tdev] and the command line -------------------------------------------------------------
+def _pyproject(root, text):
+    (root / "pyproject.toml").write_text(text)
+
+
+def test_configured_target_and_settings(app):
+    (app / "data").mkdir()
+    _pyproject(app, """
+[tool.tdev]
+target = "pkg.server:make_app"
+args = ["--flag"]
+port = 9001
+debounce = 40
+watch = ["data"]
+ignore = ["*.log"]
+livereload = false
+max-open-files = 4096
+[tool.tdev.check]
+paths = ["/", "/health"]
+expect = ["2xx"]
+timeout = 7
+""")
+    c = parse_run([], environ={})
+    assert (c.target.kind, c.target.value, c.target.args) == ("app", "pkg.server:make_app", ["--flag"])
+    assert c.port == 9001 and c.debounce_ms == 40 and c.watch == [os.path.realpath("data")]
+    assert c.ignore == ["*.log"] and c.livereload is False and c.max_open_files == 4096
+    assert c.config_file == os.path.realpath("pyproject.toml")
+    from devserver.cli import parse_check
+
+    k = parse_check([], environ={})
+    assert k.check.paths == ["/", "/health"] and k.check.expect == ["2xx"] and k.check.timeout == 7.0
+
+
+def test_command_line_overrides_the_file(app):
+    _pyproject(app, '[tool.tdev]\ntarget = "pkg.server:make_app"\nport = 9001\ndebounce = 40\nignore = ["a"]\n'
+                    'livereload = false\n[tool.tdev.check]\npaths = ["/x"]\n')
+    c = parse_run(["--port", "9002", "--debounce", "5", "--ignore", "b", "--livereload"], environ={})
+    assert c.port == 9002 and c.debounce_ms == 5 and c.ignore == ["b"] and c.livereload is True
+    d = parse_run(["app.py", "arg"], environ={})  # a target on the command line replaces target and args
+    assert (d.target.kind, d.target.value, d.target.args) == ("script", "app.py", ["arg"])
+    from devserver.cli import parse_check
+
+    assert parse_check(["--path", "/y"], environ={}).check.paths == ["/y"]
+
+
+def test_configured_script_is_relative_to_the_file(app, monkeypatch):
+    _pyproject(app, '[tool.tdev]\ntarget = "app.py"\n')
+    (app / "sub").mkdir()
+    monkeypatch.chdir(app / "sub")
+    c = parse_run([], environ={})
+    assert c.target.kind == "script" and os.path.samefile(c.target.value, app / "app.py")
+
+
+def test_file_errors_name_the_key_and_the_file(app):
+    _pyproject(app, "[tool.tdev]\ndebounse = 3\n")
+    with pytest.raises(UsageError) as info:
+        parse_run(["app.py"], environ={})
+    assert "debounse" in str(info.value) and "pyproject.toml" in str(info.value)
+
+
+def test_no_target_anywhere(app):
+    _pyproject(app, "[tool.tdev]\nport = 9000\n")
+    with pytest.raises(UsageError) as info:
+        parse_run([], environ={})
+    assert "sets no target" in str(info.value)
