@@ -188,3 +188,50 @@ def test_script_path_with_spaces_and_non_ascii(tdev, tmp_path, port):
     wait_for_body(port, "bonjour v2")
     t.wait_for(r"ünïcode app\.py changed")
     assert "Traceback" not in t.err
+
+
+# -- IDE run configurations -----------------------------------------------------------------------------
+def test_ide_console_plain_in_order_and_stop_button(tmp_path):
+    """``python -m devserver run`` with stdout and stderr on one pipe, as an IDE console shows them."""
+    import signal
+    import subprocess
+
+    write(tmp_path / "app.py", 'print("step 1")\nraise RuntimeError("boom")\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR", "PYTHONUNBUFFERED")}
+    proc = subprocess.Popen([PYTHON, "-m", "devserver", "run", "app.py"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline().decode()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if "waiting for changes" in line:
+                break
+        proc.send_signal(signal.SIGTERM)  # the IDE's stop button
+        assert proc.wait(timeout=10) == 0
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    text = "\n".join(lines)
+    assert "\x1b[" not in text, "colour codes in a non-terminal console"
+    order = ["[tdev] tdev ", "step 1", "Traceback (most recent call last):", f'File "{tmp_path / "app.py"}", line 2',
+             "RuntimeError: boom", "[tdev] app exited with code 1"]
+    positions = [next((i for i, line in enumerate(lines) if needle in line), -1) for needle in order]
+    assert -1 not in positions and positions == sorted(positions), text
+    assert process_group_members(proc.pid) == set(), "the stop button left a process running"
+
+
+def test_bad_pyproject_setting_is_one_line_and_exit_2(tdev, tmp_path):
+    write(tmp_path / "app.py", "raise SystemExit('the app must not run')\n")
+    write(tmp_path / "pyproject.toml", '[tool.tdev]\ntarget = "app.py"\nport = "eighty"\n')
+    for command in ("run", "check"):
+        t = tdev([command], cwd=tmp_path)
+        assert t.wait(timeout=10) == 2
+        lines = t.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("tdev: error: "), t.err
+        assert "pyproject.toml" in lines[0] and "port" in lines[0], lines[0]
