@@ -44,6 +44,7 @@ options:
   --grace SECONDS    how long the app may take to stop before it is killed (default 5)
   --no-reload        run the app once, exactly as plain python would
   --no-livereload    do not inject the browser live-reload script (on by default)
+  --no-warm          always cold-start the app (no standby process with its libraries imported)
 {APP_OPTIONS}  -v, --verbose      say more: the watch set, each change, timings
   -q, --quiet        only warnings and errors
   -h, --help         show this help
@@ -100,6 +101,7 @@ OPTIONS = {
     "--no-reload": ("no_reload", False, (RUN,)),
     "--livereload": ("livereload", False, (RUN,)),
     "--no-livereload": ("no_livereload", False, (RUN,)),
+    "--no-warm": ("no_warm", False, (RUN,)),
     "--host": ("host", True, BOTH),
     "--port": ("port", True, BOTH),
     "--debug": ("debug", False, BOTH),
@@ -174,6 +176,7 @@ def parse(command: str, argv: "list[str]", environ=None, cwd: "str | None" = Non
         config.livereload = not given.get("no_livereload")
     else:
         config.livereload = settings.get("livereload", True)
+    config.warm = not given.get("no_warm") and bool(settings.get("warm", True))
     config.host = setting("host", config.host, _host)
     config.port = setting("port", config.port, _port)
     config.debug = bool(given.get("debug")) or bool(settings.get("debug", False))

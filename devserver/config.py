@@ -39,6 +39,7 @@ class RunConfig:
     port: int = DEFAULT_PORT
     debug: bool = False
     max_open_files: int = DEFAULT_MAX_OPEN_FILES
+    warm: bool = True  # warm restarts: a standby process with the app's libraries already imported
     config_file: "str | None" = None  # the pyproject.toml that contributed settings
     check: CheckOptions = field(default_factory=CheckOptions)
 

@@ -57,10 +57,10 @@ def is_ignored_dir_name(name: str) -> bool:
     return name in IGNORED_DIRS or name.endswith(".egg-info")
 
 
-def system_dirs() -> "tuple[str, ...]":
-    """The interpreter's own library directories (stdlib, site-packages): not the project."""
+def site_dirs() -> "tuple[str, ...]":
+    """Where third-party packages are installed (site-packages of the venv, the user, the base)."""
     dirs = set()
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+    for key in ("purelib", "platlib"):
         path = sysconfig.get_paths().get(key)
         if path:
             dirs.add(os.path.realpath(path))
@@ -71,9 +71,23 @@ def system_dirs() -> "tuple[str, ...]":
         dirs.add(os.path.realpath(site.getusersitepackages()))
     except Exception:  # site may be reduced (-S, embedded interpreters)
         pass
+    return tuple(sorted(dirs))
+
+
+def own_dir() -> str:
+    """tdev's own package: its files are imported by the app process, but are not the app."""
+    return os.path.dirname(os.path.realpath(__file__))
+
+
+def system_dirs() -> "tuple[str, ...]":
+    """The interpreter's own library directories (stdlib, site-packages) and tdev's: not the project."""
+    dirs = set(site_dirs())
+    for key in ("stdlib", "platstdlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            dirs.add(os.path.realpath(path))
     dirs.add(os.path.realpath(os.path.join(sys.base_prefix, "lib")))
-    # tdev's own package: its files are imported by the app process, but are not the app.
-    dirs.add(os.path.dirname(os.path.realpath(__file__)))
+    dirs.add(own_dir())
     return tuple(sorted(dirs))
 
 
@@ -95,14 +109,19 @@ class PathFilter:
     in it (``("*.py", ...)`` for the project tree, ``("*",)`` for a ``--watch``
     directory).  ``files`` are single files that count wherever they are
     (imported modules, ``autoreload.watch`` files, ``--watch`` files); ignores
-    never apply to them, except the interpreter's own library directories.
+    never apply to them.  Never watched: the standard library and tdev's own
+    package (``system`` minus ``site``, plus ``own``); installed third-party
+    packages the app imports are watched, so editing or upgrading one restarts it.
     """
 
-    def __init__(self, ignore: "tuple[str, ...]" = (), system: "tuple[str, ...]" = ()) -> None:
+    def __init__(self, ignore: "tuple[str, ...]" = (), system: "tuple[str, ...]" = (),
+                 site: "tuple[str, ...]" = (), own: "tuple[str, ...]" = ()) -> None:
         self.trees: "dict[str, tuple[str, ...]]" = {}
         self.files: "set[str]" = set()
         self.ignore = tuple(ignore)
         self.system = tuple(system)
+        self.site = tuple(site)
+        self.own = tuple(own)
         self.ignored_dirs: "set[str]" = set()  # e.g. virtualenvs found by their pyvenv.cfg
         self.assets: "dict[str, bool]" = {}  # template/static dir -> read live by the app (no restart needed)
 
@@ -118,6 +137,13 @@ class PathFilter:
         return True
 
     def is_system(self, path: str) -> bool:
+        """Never watched: the standard library and tdev itself (installed packages are watched)."""
+        if any(is_under(path, d) for d in self.own):
+            return True
+        return any(is_under(path, d) for d in self.system) and not any(is_under(path, d) for d in self.site)
+
+    def is_library(self, path: str) -> bool:
+        """Not the project's code: the standard library, installed packages, tdev."""
         return any(is_under(path, d) for d in self.system)
 
     def add_assets(self, root: str, live: bool) -> None:

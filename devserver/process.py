@@ -45,6 +45,10 @@ class Child:
         self.stop_sent: "float | None" = None
         self.killed = False
         self.returncode: "int | None" = None
+        # A standby (warm restarts): what it pre-imported, and their files once it is ready.
+        self.names: "list[str]" = []
+        self.files: "set[str]" = set()
+        self.discarded = False
 
     @property
     def pid(self) -> int:

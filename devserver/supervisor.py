@@ -29,16 +29,18 @@ from devserver import __version__
 from devserver.config import RunConfig
 from devserver.debounce import Debouncer
 from devserver.errorpage import AppError, ErrorServer
-from devserver.filters import PathFilter, system_dirs
+from devserver.filters import PathFilter, own_dir, site_dirs, system_dirs
 from devserver.livereload import LiveReloadServer, script as livereload_script
 from devserver.output import Output
 from devserver.process import Child, raise_open_files_limit, spawn
 from devserver.sockets import HeldSockets, describe_key, socket_urls
+from devserver.warm import must_cold_start, preimport_names
 from devserver.watcher import Watcher
 
 RUNNING, WAITING, RESTARTING, STOPPING = "running", "waiting", "restarting", "stopping"
 REFRESH_AFTER_EVENTS = 2000  # a burst this big may have overflowed the kernel's event queue
 VANISHED_WAIT = 0.25  # seconds a watched module may be missing mid-save before the restart goes ahead
+UNCLOSED_WAIT = 0.25  # seconds a changed file may stay open for writing before the restart goes ahead
 
 
 class Supervisor:
@@ -68,13 +70,18 @@ class Supervisor:
         self._browser_timer = None
         self._browser_changes: "list[str]" = []
         self._last_error: "AppError | None" = None
+        # Warm restarts: a standby app process with the app's libraries imported, waiting for "go".
+        self.standby: "Child | None" = None
+        self._standby_names: "list[str]" = []
+        self._warm_off: "str | None" = None if config.warm else "--no-warm"
+        self._standby_failures = 0
         self.filter = self._build_filter()
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
 
     # -- set-up ---------------------------------------------------------------------
     def _build_filter(self) -> PathFilter:
         config = self.config
-        path_filter = PathFilter(ignore=tuple(config.ignore), system=system_dirs())
+        path_filter = PathFilter(ignore=tuple(config.ignore), system=system_dirs(), site=site_dirs(), own=(own_dir(),))
         root = config.target.project_root()
         if os.path.dirname(root) == root:
             self.out.warn(f"the project directory is {root}: not watching the whole file system, "
@@ -115,6 +122,7 @@ class Supervisor:
         try:
             loop.run_forever()
         finally:
+            self._discard_standby()
             self.watcher.stop()
             self.error_server.stop()
             if self.livereload is not None:
@@ -124,24 +132,98 @@ class Supervisor:
         return self.exit_code
 
     # -- the app process --------------------------------------------------------------
-    def _spawn(self) -> None:
+    def _spawn(self, changed: "list[str]" = ()) -> None:
         self.state = RUNNING
         self.error_server.stop()  # before the app can accept: no request is answered twice
         self._last_error = None
-        try:
-            child = spawn(self.config.target, self._child_options)
-        except OSError as exc:
-            self.out.error(f"cannot start the app: {exc}")
-            self.state = WAITING
-            return
+        standby, self.standby = self.standby, None
+        if standby is not None and must_cold_start(changed, standby.files, self.filter.is_library):
+            self.out.debug("an installed package or a pre-imported module changed: cold start")
+            self._kill_standby(standby)
+            standby = None
+        if standby is not None and standby.channel.send("go"):
+            child = standby
+        else:
+            if standby is not None:
+                self._kill_standby(standby)
+            try:
+                child = spawn(self.config.target, self._child_options)
+            except OSError as exc:
+                self.out.error(f"cannot start the app: {exc}")
+                self.state = WAITING
+                return
+            self._watch_child(child)
         self.child = child
-        self.loop.add_reader(child.channel.sock.fileno(), self._on_channel, child)
-        child.on_exit(lambda c: self.loop.call_soon_threadsafe(self._on_exit, c))
         self.sockets.new_generation()
         if self._change_seen_at is not None:
-            self.out.debug(f"new app process {child.pid} started {(child.started - self._change_seen_at) * 1000:.1f} ms after the change")
+            how = f"standby {child.pid} told to go" if child is standby else f"new app process {child.pid} started"
+            self.out.debug(f"{how} {(time.monotonic() - self._change_seen_at) * 1000:.1f} ms after the change")
         if not self._summary_shown:
             self.loop.call_later(1.0, self._show_summary)
+
+    def _watch_child(self, child: Child) -> None:
+        self.loop.add_reader(child.channel.sock.fileno(), self._on_channel, child)
+        child.on_exit(lambda c: self.loop.call_soon_threadsafe(self._on_exit, c))
+
+    # -- warm restarts ------------------------------------------------------------------
+    def _on_modules(self, child: Child, snapshot) -> None:
+        """The serving app's modules: (re)build the standby if what it should pre-import changed."""
+        if child is not self.child or self._warm_off or self.state == STOPPING:
+            return
+        names, reason = preimport_names(snapshot if isinstance(snapshot, list) else [], self.filter.is_library)
+        if reason:
+            self._warm_off = reason
+            self.out.info(f"warm restarts off: {reason}")
+            self._discard_standby()
+            return
+        if self.standby is not None and names == self._standby_names:
+            return
+        self._discard_standby()
+        options = dict(self._child_options, standby=True)
+        try:
+            standby = spawn(self.config.target, options)
+        except OSError as exc:
+            self.out.debug(f"no standby: {exc}")
+            return
+        standby.files = set()
+        standby.names = names
+        standby.channel.send("preimport", names=names)
+        self._watch_child(standby)
+        self.standby, self._standby_names = standby, names
+        self.out.debug(f"standby {standby.pid} importing {len(names)} modules")
+
+    def _on_ready(self, child: Child, message: dict) -> None:
+        child.files = {os.path.realpath(p) for p in message.get("files", []) if isinstance(p, str)}
+        skipped = message.get("skipped") or []
+        self.out.debug(f"standby {child.pid} ready in {(time.monotonic() - child.started) * 1000:.0f} ms"
+                       + (f" ({len(skipped)} modules left to the app: {', '.join(skipped[:5])})" if skipped else ""))
+
+    def _on_standby_exit(self, child: Child) -> None:
+        self._close_child(child)
+        if child is self.standby:
+            self.standby = None
+            self._standby_failures += 1
+            self.out.debug(f"standby {child.pid} {child.describe_exit()}")
+            if self._standby_failures >= 3 and not self._warm_off:
+                self._warm_off = "the standby process keeps exiting before it is used"
+                self.out.info(f"warm restarts off: {self._warm_off}")
+
+    def _discard_standby(self) -> None:
+        standby, self.standby = self.standby, None
+        if standby is not None:
+            self._kill_standby(standby)
+
+    def _kill_standby(self, standby: Child) -> None:
+        standby.discarded = True
+        standby.kill()  # nothing of the app has run in it yet
+
+    def _close_child(self, child: Child) -> None:
+        child.reap_group()
+        try:
+            self.loop.remove_reader(child.channel.sock.fileno())
+        except (ValueError, OSError):
+            pass
+        child.channel.close()
 
     def _show_summary(self) -> None:
         if not self._summary_shown:
@@ -166,6 +248,12 @@ class Supervisor:
                 self._on_bind(child, message)
             elif kind == "serving":
                 self._on_serving(child)
+            elif kind == "modules":
+                self._on_modules(child, message.get("modules"))
+            elif kind == "ready":
+                self._on_ready(child, message)
+            elif kind == "started":
+                self._on_started(child, message)
             elif kind == "assets":
                 self._on_assets(message)
             elif kind == "info":
@@ -229,6 +317,15 @@ class Supervisor:
             self.out.debug(f"serving again {(time.monotonic() - self._change_seen_at) * 1000:.0f} ms after the change")
             self._change_seen_at = None
         self._show_summary()
+        if not self._warm_off:
+            child.channel.send("modules?")
+
+    def _on_started(self, child: Child, message: dict) -> None:
+        """The app process is about to run the first line of the target."""
+        at = message.get("at")
+        if child is self.child and self._change_seen_at is not None and isinstance(at, (int, float)):
+            how = "warm" if message.get("warm") else "cold"
+            self.out.debug(f"target code running {(at - self._change_seen_at) * 1000:.1f} ms after the change ({how})")
 
     def _say_once(self, message: str) -> None:
         if message and message not in self._said:
@@ -237,6 +334,7 @@ class Supervisor:
 
     def _on_exit(self, child: Child) -> None:
         if child is not self.child:
+            self._on_standby_exit(child)
             return
         child.reap_group()
         try:
@@ -331,7 +429,7 @@ class Supervisor:
             return
         if self.debouncer.pending and not self.debouncer.due(now):
             return
-        if self._module_still_missing(now):
+        if self._module_still_missing(now) or self._still_being_written(now):
             self.debouncer.event(now, 0)
             self._arm_debounce()
             return
@@ -345,7 +443,19 @@ class Supervisor:
         if len(changed) > 3:
             self.out.debug("changed: " + ", ".join(_display_path(p) for p in changed))
         self._restarted = True
-        self._spawn()
+        self._spawn(changed)
+
+    def _still_being_written(self, now: float) -> bool:
+        """A changed file was modified but its writer has not closed it yet (an in-place save caught
+        between truncating and writing): give it up to ``UNCLOSED_WAIT`` to finish."""
+        writing = self.watcher.writing
+        if not writing:
+            return False
+        first = self.debouncer.first if self.debouncer.first is not None else now
+        if now - first >= UNCLOSED_WAIT:
+            writing.clear()  # a file held open for good (a log?) must not hold restarts back
+            return False
+        return any(p in writing for p in self.changed)
 
     def _module_still_missing(self, now: float) -> bool:
         """A changed module renamed away mid-save (vim's backup-then-write): wait for it to come back

@@ -17,6 +17,7 @@ hold each other's locks.
 import errno
 import logging
 import os
+import time
 
 from devserver.filters import PathFilter
 
@@ -40,6 +41,8 @@ class Watcher:
         self._handler = _Handler(self)
         self.problems: "set[str]" = set()
         self.overflowed = False
+        # Files modified and not closed yet (inotify only): a writer may be half-way through a save.
+        self.writing: "dict[str, float]" = {}
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -227,6 +230,13 @@ class Watcher:
                 pass
             self._wanted.pop(path, None)
 
+    def _note_writing(self, path: str, open_for_writing: bool) -> None:
+        """inotify says "modified" while a file is written and "closed" when the writer is done."""
+        if open_for_writing:
+            self.writing.setdefault(path, time.monotonic())
+        else:
+            self.writing.pop(path, None)
+
     # -- reporting ----------------------------------------------------------------------
     def summary(self) -> str:
         dirs = len(self._wanted)
@@ -272,6 +282,8 @@ class _Handler:
                     return  # the files inside it are reported on their own
             paths = [p for p in (src, dest) if p and watcher.filter.matches(p, event.is_directory)]
             if paths:
+                if watcher.backend == "inotify" and not event.is_directory and event_type in ("modified", "closed"):
+                    watcher.post(watcher._note_writing, src, event_type == "modified")
                 watcher.post(watcher.on_change, paths)
         except Exception as exc:  # never let a strange path kill the watch thread
             self.watcher._note_problem(f"ignored an event for {src!r}: {exc!r}")

@@ -144,6 +144,15 @@ def descendants(pid: int) -> "set[int]":
     return found
 
 
+def is_standby(pid: int) -> bool:
+    """A warm-restart standby that has not been told to run the app yet (it names itself so)."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() == "tdev-standby"
+    except OSError:
+        return False
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) ``pid`` itself has used so far, in seconds (Linux /proc)."""
     with open(f"/proc/{pid}/stat", "rb") as f:
@@ -241,10 +250,20 @@ class Tdev:
                 self._cond.wait(min(remaining, 0.1))
 
     def app_pids(self) -> "set[int]":
-        """Live processes below tdev (the app and whatever it started)."""
+        """Live processes below tdev (the app and whatever it started), not counting a waiting standby."""
         pids = descendants(self.pid)
         self._known_pids |= pids
-        return pids
+        return {pid for pid in pids if not is_standby(pid)}
+
+    def standby_pids(self) -> "set[int]":
+        """Standby processes (warm restarts) waiting to run the next version of the app."""
+        pids = descendants(self.pid)
+        self._known_pids |= pids
+        return {pid for pid in pids if is_standby(pid)}
+
+    def wait_for_standby(self, timeout: float = 10.0) -> "set[int]":
+        """Wait until the warm-restart standby is up and has named itself; then ``app_pids`` is exact."""
+        return wait_until(self.standby_pids, timeout=timeout, message="a warm-restart standby process")
 
     def signal(self, sig: int) -> None:
         os.kill(self.pid, sig)

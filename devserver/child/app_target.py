@@ -47,11 +47,15 @@ def apply_debug(app) -> None:
         app.settings.setdefault(key, value)
 
 
-def run(spec: str, args: "list[str]", host: str, port: int, debug: bool, on_app=None) -> None:
+def prepare(spec: str, args: "list[str]") -> None:
     """Like ``python -m``: argv is ``[spec, *args]``, the working directory is first on ``sys.path``."""
     sys.argv[:] = [spec, *args]
     if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
         sys.path.insert(0, os.getcwd())
+
+
+def serve(spec: str, host: str, port: int, debug: bool, on_app=None) -> None:
+    """Build the app, listen, run the event loop until stopped."""
     app = load(spec)
     if debug:
         apply_debug(app)
@@ -66,16 +70,17 @@ def run(spec: str, args: "list[str]", host: str, port: int, debug: bool, on_app=
         logging.getLogger().setLevel(logging.INFO)
         enable_pretty_logging()  # access log and errors, as tornado.options.parse_command_line would
 
-    async def serve() -> None:
+    async def main() -> None:
         app.listen(port, address=host)
         await asyncio.Event().wait()
 
-    asyncio.run(serve())
+    asyncio.run(main())
 
 
 def _main(argv: "list[str]") -> None:
     host, port, debug, spec, *args = argv
-    run(spec, args, host, int(port), debug == "1")
+    prepare(spec, args)
+    serve(spec, host, int(port), debug == "1")
 
 
 if __name__ == "__main__":

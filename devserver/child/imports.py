@@ -81,6 +81,13 @@ def end_batching() -> None:
             channel.send(kind, paths=paths)
 
 
+def start_batching() -> None:
+    """Collect reports again (a standby about to run the target: its start-up is batched too)."""
+    global _batching
+    with _lock:
+        _batching = True
+
+
 def flush_modules() -> None:
     """Report the files of everything in ``sys.modules`` not reported yet."""
     report("files", [getattr(m, "__file__", None) for m in list(sys.modules.values())])

@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import types
 
 from devserver.channel import Channel
@@ -28,46 +29,70 @@ _OWN_FILES = {
 }
 
 _stop_requested = threading.Event()
+_go = threading.Event()  # standby: the supervisor says "run the target now"
+_preimport_names: "list[str] | None" = None
+_names_received = threading.Event()
 
 
 def main(argv: "list[str]") -> None:
     fd, options, mode, target, *args = argv
     channel = Channel(socket.socket(fileno=int(fd)))
     os.set_inheritable(channel.sock.fileno(), False)
-    _start_lifeline(channel)
-    signal.signal(signal.SIGTERM, _on_sigterm)
     options = json.loads(options)
+    standby = bool(options.get("standby"))
+    _start_lifeline(channel, standby)
+    signal.signal(signal.SIGTERM, _on_sigterm)
     imports.install(channel)
     tornado_hooks.install(channel, options)
-    code = _run(mode, target, args, channel, options)
+    code = _run(mode, target, args, channel, options, standby)
     if _stop_requested.is_set():
         _exit_now(code)
     raise SystemExit(code)
 
 
-def _start_lifeline(channel: Channel) -> None:
+def _start_lifeline(channel: Channel, standby: bool) -> None:
     """Read the supervisor's messages; if it goes away, take the process group down."""
 
     def lifeline() -> None:
-        # Start-up's batch of imported files goes out after a while even if the app never listens.
-        select.select([channel.sock], [], [], imports.BATCH_SECONDS)
-        imports.end_batching()
+        # Start-up's batch of imported files goes out after a while even if the app never listens
+        # (a standby's window opens when it is told to go).
+        batch_until = None if standby else time.monotonic() + imports.BATCH_SECONDS
         resignals = 0
+        resignal_at = None
         while True:
-            if (
-                _stop_requested.is_set()
-                and resignals < 2
-                and not select.select([channel.sock], [], [], RESIGNAL_SECONDS)[0]
-            ):
+            now = time.monotonic()
+            if _stop_requested.is_set() and resignals < 2 and resignal_at is None:
+                resignal_at = now + RESIGNAL_SECONDS
+            deadlines = [t for t in (batch_until, resignal_at) if t is not None]
+            timeout = max(0.0, min(deadlines) - now) if deadlines else None
+            readable = select.select([channel.sock], [], [], timeout)[0]
+            now = time.monotonic()
+            if batch_until is not None and now >= batch_until:
+                batch_until = None
+                imports.end_batching()
+            if resignal_at is not None and now >= resignal_at:
+                resignal_at = None
                 resignals += 1
                 _resignal()
+            if not readable:
                 continue
             messages = channel.receive()
             if messages is None:
                 break
             for message in messages:
-                if message["t"] == "stop":
+                kind = message["t"]
+                if kind == "stop":
                     _stop_requested.set()
+                elif kind == "go":
+                    imports.start_batching()
+                    batch_until = time.monotonic() + imports.BATCH_SECONDS
+                    _go.set()
+                elif kind == "preimport":
+                    global _preimport_names
+                    _preimport_names = [n for n in message.get("names", ()) if isinstance(n, str)]
+                    _names_received.set()
+                elif kind == "modules?":
+                    channel.send("modules", modules=_module_snapshot())
                 else:
                     tornado_hooks.on_message(message)
         # EOF: the supervisor is gone (killed, crashed). Leave no orphan behind.
@@ -144,19 +169,13 @@ def _raise_system_exit() -> None:
     raise SystemExit(0)
 
 
-def _run(mode: str, target: str, args: "list[str]", channel: Channel, options: dict) -> "int | str | None":
+def _run(mode: str, target: str, args: "list[str]", channel: Channel, options: dict, standby: bool) -> "int | str | None":
     try:
-        if mode == "module":
-            _run_module(target, args)
-        elif mode == "app":
-            from devserver.child import app_target
-
-            _fresh_main()
-            app = options.get("app", {})
-            app_target.run(target, args, app.get("host", "127.0.0.1"), int(app.get("port", 8888)),
-                           bool(app.get("debug")), on_app=tornado_hooks.app_ready)
-        else:
-            _run_script(target, args)
+        run = _prepare(mode, target, args, options)
+        if standby:
+            _preimport_and_wait(channel)
+        channel.send("started", at=time.monotonic(), warm=standby)
+        run()
     except SystemExit as exc:
         code = exc.code
     except BaseException as exc:  # the app's error: report, print like python, exit 1
@@ -227,7 +246,22 @@ def _flush_open_files() -> None:
             pass
 
 
-def _run_script(path: str, args: "list[str]") -> None:
+def _prepare(mode: str, target: str, args: "list[str]", options: dict):
+    """Set up what the target sees (argv, sys.path, a fresh ``__main__``); returns what runs it."""
+    if mode == "module":
+        return _prepare_module(target, args)
+    if mode == "app":
+        from devserver.child import app_target
+
+        app_target.prepare(target, args)
+        _fresh_main()
+        app = options.get("app", {})
+        return lambda: app_target.serve(target, app.get("host", "127.0.0.1"), int(app.get("port", 8888)),
+                                        bool(app.get("debug")), on_app=tornado_hooks.app_ready)
+    return _prepare_script(target, args)
+
+
+def _prepare_script(path: str, args: "list[str]"):
     abspath = os.path.abspath(path)
     sys.argv[:] = [path, *args]
     if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
@@ -238,10 +272,14 @@ def _run_script(path: str, args: "list[str]") -> None:
     import importlib.machinery
 
     main_module.__loader__ = importlib.machinery.SourceFileLoader("__main__", abspath)
-    with open(abspath, "rb") as f:
-        source = f.read()
-    code = _compile_script(source, abspath)
-    exec(code, main_module.__dict__)
+
+    def run() -> None:
+        with open(abspath, "rb") as f:  # read now: a standby runs the script as it is at "go"
+            source = f.read()
+        code = _compile_script(source, abspath)
+        exec(code, main_module.__dict__)
+
+    return run
 
 
 def _compile_script(source: bytes, abspath: str):
@@ -257,7 +295,7 @@ def _compile_script(source: bytes, abspath: str):
     raise error
 
 
-def _run_module(name: str, args: "list[str]") -> None:
+def _prepare_module(name: str, args: "list[str]"):
     import runpy
 
     global _RUNPY
@@ -267,7 +305,70 @@ def _run_module(name: str, args: "list[str]") -> None:
     if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
         sys.path.insert(0, os.getcwd())
     _fresh_main()
-    runpy._run_module_as_main(name, alter_argv=True)
+    return lambda: runpy._run_module_as_main(name, alter_argv=True)
+
+
+# -- warm restarts: the standby ---------------------------------------------------------------
+def _preimport_and_wait(channel: Channel) -> None:
+    """Import what the last app imported from outside the project, then wait for "go".
+
+    Everything the target sees is already set up (argv, sys.path, ``__main__``), so
+    these modules are imported in the state they would be in a cold start.  A
+    module that fails to import is left out: the app will import it itself.
+    """
+    import importlib
+
+    own_name = _rename("tdev-standby")  # how ps / top show a standby that is waiting
+    _names_received.wait()
+    skipped = []
+    for name in _preimport_names or ():
+        if name in sys.modules:
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception:
+            skipped.append(name)
+    imports.end_batching()  # the files of what was imported: the supervisor watches installed packages
+    files = [getattr(m, "__file__", None) for m in list(sys.modules.values())]
+    channel.send("ready", files=[f for f in files if isinstance(f, str)], skipped=skipped)
+    imports.start_batching()
+    _go.wait()
+    if own_name:
+        _rename(own_name)
+
+
+def _rename(name: str) -> "str | None":
+    """Set this process's name as ``ps`` shows it (Linux); returns the old one."""
+    try:
+        with open("/proc/self/comm", "r+") as f:
+            old = f.read().strip()
+            f.seek(0)
+            f.write(name)
+        return old
+    except OSError:
+        return None
+
+
+def _module_snapshot() -> "list[list[str]]":
+    """Every imported module, in import order, with its file or package directory ("" for built-in
+    and frozen modules, "?" for modules made at run time)."""
+    snapshot = []
+    for name, module in list(sys.modules.items()):
+        try:
+            where = getattr(module, "__file__", None)
+            if not isinstance(where, str):
+                paths = list(getattr(module, "__path__", None) or ())
+                origin = getattr(getattr(module, "__spec__", None), "origin", None)
+                if paths and isinstance(paths[0], str):
+                    where = paths[0]
+                elif origin in ("built-in", "frozen"):
+                    where = ""
+                else:
+                    where = "?"  # made up at run time (a lazy or fake module): not importable by name
+        except Exception:
+            continue
+        snapshot.append([name, where])
+    return snapshot
 
 
 def _fresh_main() -> types.ModuleType:

@@ -283,6 +283,7 @@ def test_debug_true_autoreload_is_neutralised(tdev, tmp_path, port):
     first = served(port)
     pid1 = int(first["pid"])
     t.wait_for(r"autoreload")
+    t.wait_for_standby()
     assert t.app_pids() == {pid1}
 
     write(tmp_path / "version.py", 'VERSION = "v2"\n')
@@ -294,6 +295,7 @@ def test_debug_true_autoreload_is_neutralised(tdev, tmp_path, port):
 
     # Stable for longer than Tornado's autoreload period (0.5 s): no second restart, no exec in place.
     deadline = time.monotonic() + 1.5
+    t.wait_for_standby()
     while time.monotonic() < deadline:
         assert served(port) == second
         assert t.app_pids() == {pid2}
@@ -461,6 +463,7 @@ def test_grandchildren_are_gone_after_a_restart(tdev, tmp_path, port, code):
     wait_for_body(port, "version=v2")
     info = served(port)
     wait_until(lambda: not pid_alive(old), timeout=3, message=f"old grandchild {old} gone")
+    t.wait_for_standby()
     assert t.app_pids() == {int(info["pid"]), int(info["grandchild"])}
 
 

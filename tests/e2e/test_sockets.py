@@ -251,6 +251,7 @@ def test_binding_variant_reloads_on_the_same_port(tdev, tmp_path, bind, host):
     t = tdev(["run", "app.py", str(port)], cwd=tmp_path)
     wait_for_response(lambda s, h, b: s == 200 and b == "v1", what="v1", port=port, host=host, timeout=15)
     t.wait_for(r"app listening on .*:%d/" % port, timeout=5)
+    t.wait_for_standby()
     first = t.app_pids()
     write(tmp_path / "version.py", 'VERSION = "v2"\n')
     wait_for_response(lambda s, h, b: s == 200 and b == "v2", what="v2", port=port, host=host)
@@ -277,6 +278,7 @@ def test_unix_socket_reloads_on_the_same_socket_file(tdev, tmp_path):
         wait_for_response(lambda s, h, b: s == 200 and b == "v1", what="v1", unix=path, timeout=15)
         t.wait_for(r"app listening on unix:" + re.escape(path), timeout=5)
         inode = os.stat(path).st_ino
+        t.wait_for_standby()
         first = t.app_pids()
         for n in (2, 3):
             write(tmp_path / "version.py", f'VERSION = "v{n}"\n')

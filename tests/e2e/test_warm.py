@@ -1,0 +1,226 @@
+"""Warm restarts: a standby process with the app's libraries imported runs the next version.
+
+What the app can observe must be the same as after a cold start; the fallbacks (a changed installed
+package, gevent, ``--no-warm``) cold-start."""
+
+import json
+import os
+import sys
+
+import pytest
+
+from tests.conftest import http_get, wait_for_body, wait_until, write
+
+pytestmark = pytest.mark.e2e
+
+OBSERVER_APP = """
+    import json
+    import os
+    import signal
+    import sys
+
+    import tornado.web
+    from tornado.options import define, options, parse_command_line
+
+    import counter
+    import version
+
+    define("name", default="unset")
+    define("port", default=8888, type=int)
+    parse_command_line()
+
+
+    class Main(tornado.web.RequestHandler):
+        def get(self):
+            main = sys.modules["__main__"]
+            self.write(json.dumps({
+                "version": version.VERSION,
+                "pid": os.getpid(),
+                "argv": sys.argv,
+                "main_name": main.__name__,
+                "main_file": getattr(main, "__file__", None),
+                "main_spec": getattr(getattr(main, "__spec__", None), "name", None),
+                "main_globals": sorted(k for k in vars(main) if not k.startswith("__")),
+                "sys_path": sys.path,
+                "cwd": os.getcwd(),
+                "version_is_fresh": sys.modules["version"] is version and version.__file__.endswith("version.py"),
+                "counter_imports": counter.IMPORTED,
+                "options": options.as_dict(),
+                "environ": dict(os.environ),
+                "modules": sorted(sys.modules),
+                "sigterm": getattr(signal.getsignal(signal.SIGTERM), "__name__", None),
+            }))
+
+
+    def main():
+        import asyncio
+
+        async def serve():
+            tornado.web.Application([(r"/", Main)]).listen(options.port, address="127.0.0.1")
+            await asyncio.Event().wait()
+
+        asyncio.run(serve())
+
+
+    if __name__ == "__main__":
+        main()
+"""
+
+COUNTER = """
+    import os
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "imports.log"), "a") as log:
+        log.write(f"{os.getpid()}\\n")
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "imports.log")) as log:
+        IMPORTED = sum(1 for line in log if line.strip() == str(os.getpid()))
+"""
+
+
+def observe(port, version):
+    wait_for_body(port, f'"version": "{version}"')
+    return json.loads(http_get(port)[1])
+
+
+def comparable(data):
+    return {k: v for k, v in data.items() if k not in ("version", "pid")}
+
+
+@pytest.mark.parametrize("kind", ["script", "module"])
+def test_warm_start_looks_exactly_like_a_cold_start(tdev, tmp_path, port, kind):
+    project = tmp_path / "project"
+    if kind == "script":
+        write(project / "server.py", OBSERVER_APP)
+        target = ["server.py"]
+    else:
+        write(project / "web" / "__init__.py", "")
+        write(project / "web" / "server.py", OBSERVER_APP)
+        target = ["-m", "web.server"]
+    write(project / "version.py", 'VERSION = "v1"\n')
+    write(project / "counter.py", COUNTER)
+    t = tdev(["run", "-v", *target, f"--port={port}", "--name=warm"], cwd=project)
+    cold = observe(port, "v1")
+    t.wait_for(r"standby \d+ ready")
+    standby = t.wait_for_standby()
+    assert cold["pid"] not in standby
+
+    write(project / "version.py", 'VERSION = "v2"\n')
+    warm = observe(port, "v2")
+    t.wait_for(r"target code running [\d.]+ ms after the change \(warm\)")
+    assert warm["pid"] in standby, "the standby did not run the new version"
+    assert comparable(warm) == comparable(cold)
+    assert warm["options"]["name"] == "warm" and warm["counter_imports"] == 1
+    assert warm["main_name"] == "__main__" and warm["sigterm"] == "_on_sigterm"
+
+    # Editing the script itself: the standby reads it when told to go.
+    app_file = project / ("server.py" if kind == "script" else "web/server.py")
+    write(app_file, OBSERVER_APP.replace('"pid": os.getpid(),', '"pid": os.getpid(), "edited": True,'))
+    wait_for_body(port, '"edited": true')
+    assert t.count(r"\(warm\)") == 2, t.err
+    assert "Traceback" not in t.err
+
+
+THIRD_PARTY_APP = """
+    import asyncio
+    import sys
+
+    import tornado.web
+
+    import thirdparty
+    import version
+
+
+    class Main(tornado.web.RequestHandler):
+        def get(self):
+            self.write(f"{version.VERSION} {thirdparty.VALUE}")
+
+
+    async def main():
+        tornado.web.Application([(r"/", Main)]).listen(int(sys.argv[1]), address="127.0.0.1")
+        await asyncio.Event().wait()
+
+
+    asyncio.run(main())
+"""
+
+
+def user_site(tmp_path):
+    """A site-packages directory of this test's own (PYTHONUSERBASE), put on sys.path with PYTHONPATH."""
+    base = tmp_path / "userbase"
+    site = base / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    site.mkdir(parents=True)
+    return {"PYTHONUSERBASE": str(base), "PYTHONPATH": str(site)}, site
+
+
+def test_a_changed_installed_package_cold_starts_and_rebuilds_the_standby(tdev, tmp_path, port):
+    env, site = user_site(tmp_path)
+    write(site / "thirdparty" / "__init__.py", 'VALUE = "t1"\n')
+    project = tmp_path / "project"
+    write(project / "app.py", THIRD_PARTY_APP)
+    write(project / "version.py", 'VERSION = "v1"\n')
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=project, env=env)
+    wait_for_body(port, "v1 t1")
+    t.wait_for(r"standby \d+ ready")
+
+    write(site / "thirdparty" / "__init__.py", 'VALUE = "t2"\n')  # e.g. pip install -U, or a debugging edit
+    wait_for_body(port, "v1 t2")
+    t.wait_for(r"an installed package or a pre-imported module changed: cold start")
+    t.wait_for(r"target code running [\d.]+ ms after the change \(cold\)")
+
+    t.wait_for(r"standby \d+ ready", count=2)  # rebuilt with the new version of the package
+    write(project / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2 t2")
+    t.wait_for(r"\(warm\)")
+
+
+def test_gevent_switches_warm_restarts_off(tdev, tmp_path, port):
+    env, site = user_site(tmp_path)
+    write(site / "gevent" / "__init__.py", "")
+    write(site / "gevent" / "monkey.py", "def patch_all():\n    pass\n")
+    write(site / "thirdparty" / "__init__.py", 'VALUE = "t1"\n')
+    project = tmp_path / "project"
+    write(project / "app.py", "from gevent import monkey\nmonkey.patch_all()\n" + THIRD_PARTY_APP.replace("\n    ", "\n"))
+    write(project / "version.py", 'VERSION = "v1"\n')
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=project, env=env)
+    wait_for_body(port, "v1 t1")
+    t.wait_for(r"warm restarts off: the app imports gevent")
+    write(project / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2 t1")
+    t.wait_for(r"\(cold\)")
+    assert t.standby_pids() == set() and t.count(r"standby \d+") == 0
+
+
+def test_no_warm_never_starts_a_standby(tdev, hello_app, port):
+    t = tdev(["run", "-v", "--no-warm", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    write(hello_app / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2")
+    t.wait_for(r"\(cold\)")
+    assert t.standby_pids() == set() and t.count(r"standby") == 0
+
+
+def test_standby_follows_the_apps_imports(tdev, hello_app, port):
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    first = int(t.wait_for(r"standby \d+ importing \d+ modules").split("importing ")[1].split()[0])
+    # The app now imports more from the standard library: the next standby imports that too.
+    app = (hello_app / "app.py").read_text()
+    write(hello_app / "app.py", app.replace("import asyncio\n", "import asyncio\nimport fractions\nimport decimal\n", 1))
+    wait_until(lambda: t.count(r"standby \d+ importing") >= 2, timeout=15, message="a second standby")
+    second = int(t.wait_for(r"standby \d+ importing \d+ modules", count=2).split("importing ")[1].split()[0])
+    assert second > first, t.err
+    # An unchanged set keeps the standby it has: one standby per restart, not more.
+    write(hello_app / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2")
+    wait_until(lambda: t.count(r"standby \d+ importing") >= 3, timeout=15, message="a third standby")
+    assert t.count(r"standby \d+ importing") == 3
+
+
+def test_standby_is_gone_with_tdev(tdev, hello_app, port):
+    import signal
+
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    standby = t.wait_for_standby()
+    t.signal(signal.SIGKILL)
+    from tests.conftest import pid_alive
+
+    wait_until(lambda: not any(pid_alive(p) for p in standby), timeout=3, message="the standby gone with tdev")
