@@ -3,84 +3,150 @@
 
 Usage::
 
-    python scripts/bench_reload.py [--saves N] [--json out.json] [--runners tdev,tornado-debug,...]
+    pip install -e '.[bench]'   # hupper, watchfiles, werkzeug and the heavy import (scikit-learn)
+    python scripts/bench_reload.py [--apps plain,heavy] [--saves N] [--json out.json] [--runners tdev,hupper,...]
+    python scripts/bench_reload.py --tdev-args=--poll --runners tdev,tdev-cold
     python scripts/bench_reload.py --app examples/hello [--edit greeting.py] [--var GREETING] [...]
 
-Standard library plus Tornado only; every runner is started with the interpreter
-that runs this script (``sys.executable``).  Linux only (reads ``/proc``).
-Two modes: a generated app (the default), or a copy of an existing app (``--app``).
+Standard library plus Tornado; the other reloaders and the heavy import come
+from the ``bench`` extra.  Every runner is started with the interpreter that
+runs this script (``sys.executable``).  Linux only (reads ``/proc``).  Two
+modes: generated apps (the default), or a copy of an existing app (``--app``).
 
 What is measured, and how
 -------------------------
-A small Tornado app is generated in a temp dir: ``app.py PORT`` listens on
-127.0.0.1:PORT and answers ``GET /`` with ``version.VERSION``, where
-``version.py`` is a separate imported module.  ``app_debug.py`` is the same app
-with ``Application(debug=True)`` (Tornado's own in-process autoreload).
+Two apps are generated, each in a temp dir of its own, and measured one after
+the other in the same run (``--apps`` picks; default both):
+
+* ``plain``: ``app.py PORT`` listens on 127.0.0.1:PORT and answers ``GET /``
+  with ``version.VERSION``, where ``version.py`` is a separate imported module.
+* ``heavy``: the same app, but ``app.py`` also does ``import sklearn`` at the
+  top (``--heavy-import``; scikit-learn from site-packages, i.e. from outside
+  the project: ~0.6-0.75 s of imports on a 2-core Xeon).  This is the case where
+  re-importing third-party code dominates a restart.
+
+``app_debug.py`` is the same app with ``Application(debug=True)`` (Tornado's
+own in-process autoreload); ``werkzeug_app.py`` runs it under werkzeug's
+reloader.  Per app, in this order:
 
 * **Cold start (baseline, same run)**: ``python app.py PORT`` from ``Popen`` to
   the first successful ``GET /``; the median of ``--cold-runs`` starts.  Every
-  reload time is also reported as a ratio to this number: a reloader cannot
-  beat a cold start by much, since it has to start a fresh interpreter too.
+  runner's median is also reported as a ratio to this number.
+* **Physical floor (same run)**: wall time of ``python -c pass`` (interpreter
+  start), and of ``python -c "import tornado.web, tornado.ioloop[, sklearn]"``
+  minus that (the third-party imports of the app); medians of ``--cold-runs``
+  runs each, alternating.  Both commands end with ``os._exit(0)``: the
+  interpreter's teardown, which a starting server never reaches, is not
+  counted.  A reloader that starts a fresh interpreter and re-imports the app
+  cannot beat interpreter start + third-party imports; one that keeps the
+  third-party modules imported (tdev's warm restarts) can.
 * **Save -> new response**, per runner: the runner is started and must serve
-  ``v0``; then ``--saves`` saves of ``version.py``, alternating an in-place
-  write (open/truncate/write) and an atomic save (temp file + ``os.replace``,
-  as vim / JetBrains / many editors do), each with a fresh version string.  The
-  clock starts right after the save returns; then ``GET /`` is polled every
-  ~2 ms (a fresh connection each time) until the new string is served.
-  Refused / reset / timed-out requests and non-200 answers in that window are
-  counted as *failed requests*.  After the new version is served the script
-  waits ``--settle`` seconds (0.3) so saves do not merge.  A save not served
-  within ``--timeout`` seconds (10) counts as *missed*, and the next save goes on.
-* **Idle cost**, per runner, after its last reload: CPU time
-  (``utime + stime`` from ``/proc/PID/stat``) over ``--idle-seconds``, for the
-  runner's top process alone and for its whole process tree (top + live
-  descendants), as % of one core; and ``VmRSS`` from ``/proc/PID/status`` of
-  the top process (the "supervisor") and of the whole tree.  For the Tornado
-  runners there is a single process, so "supervisor" = the app itself.
+  ``v0`` (one that exits first, or does not serve it within 30 s, is reported
+  as *failed to start*, and the next runner goes on); then ``--saves`` saves of
+  ``version.py``, alternating an in-place write (open/truncate/write) and an
+  atomic save (temp file + ``os.replace``, as vim / JetBrains / many editors
+  do), each with a fresh version string.  The clock starts right after the save
+  returns; then ``GET /`` is polled every ~2 ms (a fresh connection each time)
+  until the new string is served.  Refused / reset / timed-out requests and
+  non-200 answers in that window are counted as *failed requests*.  After the
+  new version is served the script waits ``--settle`` seconds (0.3) so saves do
+  not merge.  A save not served within ``--timeout`` seconds counts as
+  *missed*, and the next save goes on (default: 1.5 s + 3 x the app's cold
+  start, at least 3 s: the slowest reloader here, hupper, takes ~1.7 s and at
+  worst ~2.8 s for the heavy app).  For the two Tornado runners a save is also
+  missed once the old version has been answered for 1.5 s (three of Tornado's
+  500 ms checks) without a single failed request: Tornado re-execs the app
+  process as soon as it notices a change, which fails the next GETs, and a
+  save it did not notice is never served however long one waits.
+* **tdev's own timings** (tdev runners only): they run with ``-v``, their
+  stderr goes to a file of its own, and after each save's settle the new lines
+  are parsed (``devserver/supervisor.py``; "the change" = when the supervisor
+  got the file event): ``new app process PID started X ms after the change``
+  (a cold restart) or ``standby PID told to go X ms after the change`` (a warm
+  one: a standby process that has the app's libraries imported already),
+  ``target code running Z ms after the change``, and ``serving again Y ms
+  after the change``.  Reported per tdev runner: medians of X, Z and Y (of the
+  restart that served each save), how many restarts were warm and how many of
+  those waited for their standby (Z - X > 50 ms: the standby, rebuilt after
+  every restart, was still importing when the next save came ``--settle``
+  later), and the median of (save -> new response) - Y, which estimates the
+  time from the save to tdev seeing it, plus the last poll.  ``-v`` only adds a
+  few lines per restart (plus one per watched file at the first start);
+  ``--no-tdev-timings`` runs tdev without it.
+* **Idle cost**, per runner, 1 s after its last reload's settle: CPU time
+  (``utime + stime`` from ``/proc/PID/stat``) over ``--idle-seconds`` (10),
+  for the runner's top process alone (the "supervisor") and for its whole
+  process tree (top + live descendants), as % of one core; and ``VmRSS`` from
+  ``/proc/PID/status`` of the top process and of the whole tree.  For the
+  Tornado runners there is a single process, so "supervisor" = the app itself.
 
-Runners (generated app)
------------------------
-* ``tdev``: ``python -m devserver run app.py PORT``.
+Runners (generated apps)
+------------------------
+* ``tdev``: ``python -m devserver run -v [TDEV_ARGS] app.py PORT``.
+* ``tdev-cold``: ``python -m devserver run -v --no-warm [TDEV_ARGS] app.py
+  PORT``: tdev without its warm restarts.  A tdev without ``--no-warm`` exits
+  with a usage error: that shows as *failed to start*.
+  ``--tdev-args "..."`` (split like a shell would; ``--tdev-args=--poll`` for
+  one option) goes to both tdev runners, after ``run``.
 * ``tornado-autoreload``: ``python -m tornado.autoreload app_debug.py PORT``.
   The wrapper by itself only re-runs a script that *exited*; a running server
   is only reloaded when the app turns autoreload on, hence the debug=True app.
 * ``tornado-debug``: ``python app_debug.py PORT`` (``Application(debug=True)``).
   Tornado checks mtimes every 500 ms, so expect ~250 ms + a restart on average.
-* Optional, only when importable here (never installed by this script):
-  ``hupper`` (``hupper -m app PORT``), ``watchfiles``
-  (``watchfiles 'python app.py PORT' .``) and ``werkzeug``
-  (``werkzeug._reloader.run_with_reloader``, the app in a thread).
+* With the ``bench`` extra installed (skipped, and said so, when not importable):
+
+  - ``hupper``: ``hupper -m app PORT``, a monitor process and a worker that
+    runs the module.  After the old worker exits, hupper sleeps until
+    ``--reload-interval`` (default and minimum 1 s) has passed before it starts
+    the new one, so expect > 1 s per reload.
+  - ``watchfiles``: ``watchfiles --target-type command 'python app.py PORT' .``,
+    restarts the command (SIGINT, then SIGKILL) on any change in the dir.
+  - ``werkzeug``: ``run_with_reloader(lambda: app.serve(PORT), reloader_type="stat")``
+    in ``werkzeug_app.py``, as ``app.run(debug=True)`` would (the restarter
+    process imports the app module too; the app runs in a thread of its
+    child).  The stat reloader (werkzeug's choice without watchdog, e.g. plain
+    Flask) checks mtimes once a second.
+  - ``werkzeug-watchdog`` (opt-in, ``--runners``): the same with
+    ``reloader_type="watchdog"``, which is what werkzeug's ``auto`` picks when
+    watchdog is installed (it is, with tdev).  It watches every ``sys.path``
+    dir recursively; where the stdlib dir holds a big site-packages (pyenv:
+    ~9,000 dirs here), watchdog's inotify queue overflows and its rescan
+    overflows it again, forever: a core busy and every save missed.
 
 Your own app (``--app DIR``)
 ----------------------------
-``--app examples/hello`` measures the bundled example the same way.  ``DIR`` is
-copied to a temp dir (without ``__pycache__``); before the baseline and before
-each runner, and then once per save (in place / atomic, alternating, as above),
-the one top-level line ``VAR = ...`` of ``--edit FILE`` (default ``greeting.py``;
-``--var`` default ``GREETING``) is rewritten to ``VAR = "<unique string>"`` and
-the rest of the file is kept.  A save counts as served when the body of
-``GET /`` *contains* the new string.  The app is started as ``python SCRIPT``
-(``--script``, default ``app.py``) in its copied dir and must listen on
-127.0.0.1:``$PORT`` (``--port-env``, default ``PORT``; ``--port-env ''`` passes
-the port as the script's last argument instead).  Runners in this mode:
+``--app examples/hello`` measures the bundled example the same way (no
+``--apps``).  ``DIR`` is copied to a temp dir (without ``__pycache__``); before
+the baseline and before each runner, and then once per save (in place /
+atomic, alternating, as above), the one top-level line ``VAR = ...`` of
+``--edit FILE`` (default ``greeting.py``; ``--var`` default ``GREETING``) is
+rewritten to ``VAR = "<unique string>"`` and the rest of the file is kept.  A
+save counts as served when the body of ``GET /`` *contains* the new string.
+The app is started as ``python SCRIPT`` (``--script``, default ``app.py``) in
+its copied dir and must listen on 127.0.0.1:``$PORT`` (``--port-env``, default
+``PORT``; ``--port-env ''`` passes the port as the script's last argument
+instead).  Runners in this mode:
 
-* ``tdev``: ``python -m devserver run app.py``.
+* ``tdev`` / ``tdev-cold``: ``python -m devserver run -v [--no-warm] app.py``.
 * ``tornado-autoreload``: ``python -m tornado.autoreload app.py``.
 * ``tornado-debug``: ``python app.py``: Tornado's in-process autoreload.
 
 Both Tornado runners only reload an app that turns autoreload on itself
 (``Application(debug=True)``, as examples/hello does): for an app without it,
 expect every save to be *missed*.  The baseline is the cold start of
-``python app.py``.
+``python app.py``; the floor's import line is ``import tornado.web, tornado.ioloop``.
 
-Runners and the baseline run with ``PYTHONDONTWRITEBYTECODE=1``: two version
-strings of the same length saved within one second would otherwise let a stale
-``__pycache__/version.*.pyc`` (validated by mtime seconds + size) be served.
+Runners, the floor and the baseline run with ``PYTHONDONTWRITEBYTECODE=1``: two
+version strings of the same length saved within one second would otherwise let
+a stale ``__pycache__/version.*.pyc`` (validated by mtime seconds + size) be
+served.  Logs are kept outside the app dirs (watchfiles watches the whole dir).
 
 Every process is started in a new session and stopped by process group
 (SIGTERM, then SIGKILL for the runner's group and the groups of all its
 descendants), also on Ctrl-C, SIGTERM and errors.  Only free ports on
-127.0.0.1 are used; every wait has a deadline.
+127.0.0.1 are used; every wait has a deadline.  Exit code: 0 when every
+runner measured ran, 1 when one failed (to start, or mid-run) or an app was
+skipped (its heavy import missing), 2 for usage.
 """
 
 from __future__ import annotations
@@ -89,11 +155,13 @@ import argparse
 import datetime
 import http.client
 import importlib
+import importlib.metadata
 import importlib.util
 import json
 import os
 import platform
 import re
+import select
 import shlex
 import shutil
 import signal
@@ -118,8 +186,16 @@ POLL_INTERVAL = 0.002  # seconds between GETs while waiting for a new version
 HTTP_TIMEOUT = 1.0  # per request
 START_TIMEOUT = 30.0  # a runner must serve v0 within this
 WARMUP = 1.0  # after v0 is served, before the first save (watchers finish setting up)
+BEFORE_IDLE = 1.0  # after the last save's settle, before the idle window (e.g. tdev's new standby imports)
 STOP_GRACE = 3.0  # SIGTERM -> SIGKILL
+MIN_TIMEOUT = 3.0  # default save timeout: max(this, 1.5 s + 3 x the app's cold start)
+# Tornado checks mtimes every 0.5 s in the app's own process and re-execs it at once on a change (so the
+# next GETs fail): the old app still answering, with no failed GET, 3 periods after a save = never noticed
+TORNADO_UNNOTICED = 1.5
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+APP_NAMES = ["plain", "heavy"]
+HEAVY_IMPORT = "sklearn"  # scikit-learn, from the `bench` extra: ~0.75 s of imports on a 2-core Xeon
+FLOOR_IMPORTS = ["tornado.web", "tornado.ioloop"]  # the third-party imports of the generated app
 
 APP_TEMPLATE = '''\
 """Benchmark app: GET / returns version.VERSION."""
@@ -127,7 +203,7 @@ import asyncio
 import sys
 
 import tornado.web
-
+{heavy}
 import version
 
 DEBUG = {debug}
@@ -153,14 +229,14 @@ if __name__ == "__main__":
 '''
 
 WERKZEUG_TEMPLATE = '''\
-"""werkzeug's reloader around the benchmark app (the app runs in a thread)."""
+"""werkzeug's reloader around the benchmark app (the app runs in a thread): werkzeug_app.py PORT RELOADER_TYPE."""
 import sys
 
 from werkzeug._reloader import run_with_reloader
 
 import app
 
-run_with_reloader(lambda: app.serve(int(sys.argv[1])))
+run_with_reloader(lambda: app.serve(int(sys.argv[1])), reloader_type=sys.argv[2])
 '''
 
 HUPPER_MAIN = "import sys; from hupper.cli import main; sys.exit(main())"
@@ -192,6 +268,7 @@ def write_file(path: Path, text: str, atomic: bool) -> None:
 class Target:
     """The app under test (already in ``app_dir``) and how a save changes what ``GET /`` answers."""
 
+    name: str  # plain / heavy / the --app dir's name
     app_dir: Path
     script: str  # ``python SCRIPT`` is the cold-start baseline
     edit: str  # the file each save rewrites, relative to app_dir
@@ -199,6 +276,7 @@ class Target:
     exact: bool  # a save is served when the body == value (else: when the body contains it)
     port_env: str | None  # the port goes in this environment variable; None: as the last argument
     description: str  # for the report
+    floor_imports: list[str] = field(default_factory=lambda: list(FLOOR_IMPORTS))  # its third-party imports
 
     def save(self, value: str, atomic: bool) -> None:
         write_file(self.app_dir / self.edit, self.render(value), atomic)
@@ -214,15 +292,22 @@ class Target:
         return f"python {self.script}" + ("" if self.port_env else " PORT")
 
 
-def write_app(app_dir: Path) -> Target:
-    """The default mode: generate the benchmark app in ``app_dir``, serving ``v0``."""
-    (app_dir / "app.py").write_text(APP_TEMPLATE.format(debug=False))
-    (app_dir / "app_debug.py").write_text(APP_TEMPLATE.format(debug=True))
+def write_app(name: str, app_dir: Path, heavy: str | None = None) -> Target:
+    """The default mode: generate the benchmark app in ``app_dir`` (a new dir), serving ``v0``.
+
+    ``heavy``: a module that app.py also imports at the top (a third-party package)."""
+    app_dir.mkdir()
+    line = "" if heavy is None else f"import {heavy}  # heavy third-party import, from site-packages\n"
+    (app_dir / "app.py").write_text(APP_TEMPLATE.format(debug=False, heavy=line))
+    (app_dir / "app_debug.py").write_text(APP_TEMPLATE.format(debug=True, heavy=line))
     (app_dir / "werkzeug_app.py").write_text(WERKZEUG_TEMPLATE)
+    extra = "" if heavy is None else f", and also does `import {heavy}` at the top"
     target = Target(
-        app_dir, "app.py", "version.py", lambda version: f"VERSION = {version!r}\n", exact=True, port_env=None,
-        description="generated app: `app.py PORT` answers `GET /` with `version.VERSION`; each save rewrites "
-        "`version.py`, served = body equal to the new version",
+        name, app_dir, "app.py", "version.py", lambda version: f"VERSION = {version!r}\n", exact=True,
+        port_env=None,
+        description=f"generated app: `app.py PORT` answers `GET /` with `version.VERSION`{extra}; each save "
+        "rewrites `version.py`, served = body equal to the new version",
+        floor_imports=FLOOR_IMPORTS + ([heavy] if heavy else []),
     )
     target.save("v0", atomic=False)
     return target
@@ -252,7 +337,7 @@ def copy_app(source: Path, app_dir: Path, script: str, edit: str, var: str, port
         raise ValueError(f"{source / edit}: `{var} = ...` is not a one-line assignment ({exc.msg})") from None
     port = f"`${port_env}` env var" if port_env else "last argument"
     target = Target(
-        app_dir, script, edit, render, exact=False, port_env=port_env,
+        source.resolve().name, app_dir, script, edit, render, exact=False, port_env=port_env,
         description=f"`{source}` (copied to a temp dir), `python {script}`, port as {port}; each save rewrites "
         f'`{var} = "…"` in `{edit}`, served = body containing the new string',
     )
@@ -289,6 +374,7 @@ class PollResult:
     failed: dict[str, int] = field(default_factory=dict)  # refused / reset / timeout / http_NNN / other
     stale: int = 0  # successful answers with another body (the old version)
     last_body: str | None = None  # of the last successful answer, for error messages
+    unnoticed: bool = False  # given up early: the old app kept answering, no restart begun
 
     @property
     def failed_total(self) -> int:
@@ -296,14 +382,20 @@ class PollResult:
 
 
 def poll_until(
-    port: int, expected: str, started: float, timeout: float, proc: subprocess.Popen | None = None, exact: bool = True
+    port: int, expected: str, started: float, timeout: float, proc: subprocess.Popen | None = None, exact: bool = True,
+    unnoticed_after: float | None = None,
 ) -> PollResult:
     """GET / every POLL_INTERVAL until the body is ``expected`` (or, unless ``exact``, contains it).
 
-    Time is measured from ``started``.  Gives up at the deadline, or as soon as ``proc`` (if given) has exited."""
+    Time is measured from ``started``.  Gives up at the deadline, or as soon as ``proc`` (if given) has exited,
+    or (``unnoticed_after``) when that many seconds have passed with no failed request: the old app still
+    answering, no restart begun (sets ``unnoticed``)."""
     result = PollResult(seconds=None)
     deadline = started + timeout
     while time.monotonic() < deadline and (proc is None or proc.poll() is None):
+        if unnoticed_after is not None and not result.failed and time.monotonic() - started >= unnoticed_after:
+            result.unnoticed = True
+            return result
         try:
             status, body = http_get(port)
         except (OSError, http.client.HTTPException) as exc:
@@ -408,11 +500,15 @@ def stop_tree(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def started(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    """Run ``cmd`` in a new session, output to ``log_path``; stopped by process group on exit."""
-    with open(log_path, "ab") as log:
+def started(
+    cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path, err_path: Path | None = None
+) -> Iterator[subprocess.Popen]:
+    """Run ``cmd`` in a new session, stdout (and stderr, unless ``err_path``) to ``log_path``; stopped by
+    process group on exit."""
+    with open(log_path, "ab") as log, open(err_path or os.devnull, "ab") as err:
         proc = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=err if err_path else subprocess.STDOUT, start_new_session=True,
         )
     try:
         yield proc
@@ -427,6 +523,44 @@ def log_tail(path: Path, lines: int = 8) -> str:
         return ""
 
 
+class LogFollower:
+    """The text appended to a log file since the last ``read()``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def read(self) -> str:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return ""
+        # only whole lines: a line being written now is read next time
+        data = data[: data.rfind(b"\n") + 1]
+        self.offset += len(data)
+        return data.decode("utf-8", "replace")
+
+
+# tdev -v (devserver/supervisor.py: _spawn, _on_started, _on_serving); "the change" = when tdev got the file
+# event.  _spawn says "new app process PID started" (cold) or "standby PID told to go" (warm restart).
+TDEV_SPAWN_RE = re.compile(r"(new app process|standby) \d+ (?:started|told to go) ([0-9.]+) ms after the change")
+TDEV_RUNNING_RE = re.compile(r"target code running ([0-9.]+) ms after the change")
+TDEV_SERVING_RE = re.compile(r"serving again ([0-9.]+) ms after the change")
+STANDBY_WAIT_MS = 50  # warm restart: app code running this much later than the "go" = standby not ready yet
+
+
+def parse_tdev_timings(text: str) -> dict:
+    spawns = TDEV_SPAWN_RE.findall(text)
+    return {
+        "spawn_ms": [float(ms) for _, ms in spawns],
+        "spawn_kind": ["cold" if how == "new app process" else "warm" for how, _ in spawns],
+        "running_ms": [float(x) for x in TDEV_RUNNING_RE.findall(text)],
+        "serving_ms": [float(x) for x in TDEV_SERVING_RE.findall(text)],
+    }
+
+
 # -- runners ----------------------------------------------------------------------------------
 
 
@@ -437,6 +571,11 @@ class Runner:
     command: Callable[[str], list[str]]  # port -> argv
     needs: str | None = None  # module that must be importable
     note: str = ""
+    tdev: bool = False  # a tdev runner: found via _tdev_env(); stderr parsed for its -v timings
+    default: bool = True  # run without --runners (else only when named there)
+    # a save is missed once the old app has kept answering (no failed request) this long: set where a
+    # change that was noticed always shows as failed requests first (a process that re-execs itself)
+    unnoticed_after: float | None = None
 
 
 def _tdev_env() -> dict[str, str]:
@@ -447,45 +586,88 @@ def _tdev_env() -> dict[str, str]:
     return {"PYTHONPATH": str(REPO_ROOT) + (os.pathsep + path if path else "")}
 
 
-RUNNERS = [
-    Runner("tdev", "tdev run app.py PORT", lambda port: [PY, "-m", "devserver", "run", "app.py", port],
-           note="top process = tdev supervisor; the app is its child (own session)"),
-    Runner("tornado-autoreload", "python -m tornado.autoreload app_debug.py PORT",
-           lambda port: [PY, "-m", "tornado.autoreload", "app_debug.py", port],
-           note="needs the debug=True app: the wrapper alone does not reload a running server; "
-           "single process (re-execs itself), so top process = the app"),
-    Runner("tornado-debug", "python app_debug.py PORT  (debug=True)", lambda port: [PY, "app_debug.py", port],
-           note="Tornado's in-process autoreload, mtime poll every 500 ms; single process = the app"),
-    Runner("hupper", "hupper -m app PORT", lambda port: [*console_script("hupper", HUPPER_MAIN), "-m", "app", port],
-           needs="hupper", note="top process = hupper monitor; the app is its worker child"),
-    Runner("watchfiles", "watchfiles 'python app.py PORT' .",
-           lambda port: [*console_script("watchfiles", WATCHFILES_MAIN),
-                         "--target-type", "command", f"{shlex.quote(PY)} app.py {port}", "."],
-           needs="watchfiles", note="top process = watchfiles; the app is a child"),
-    Runner("werkzeug", "werkzeug run_with_reloader(app.serve)", lambda port: [PY, "werkzeug_app.py", port],
-           needs="werkzeug._reloader", note="top process = werkzeug's restarter; the app runs in a thread of its child"),
-]
+TDEV_NOTE = "top process = tdev supervisor; the app is its child (own session)"
+TDEV_COLD_NOTE = "tdev without its warm start (`--no-warm`); " + TDEV_NOTE
 
 
-def app_runners(script: str, port_args: Callable[[str], list[str]]) -> list[Runner]:
-    """The runners of ``--app`` mode: the app's own script, unchanged (so its own ``debug=True``)."""
+def tdev_runners(script: str, port_args: Callable[[str], list[str]], tdev_args: list[str], verbose: bool) -> list[Runner]:
+    """``tdev`` and ``tdev-cold`` (``--no-warm``), with ``-v`` when ``verbose`` and ``tdev_args`` after ``run``."""
     port_hint = " PORT" if port_args("PORT") else ""
+    runners = []
+    for name, extra, note in (("tdev", [], TDEV_NOTE), ("tdev-cold", ["--no-warm"], TDEV_COLD_NOTE)):
+        options = [*(["-v"] if verbose else []), *extra, *tdev_args]
+        runners.append(Runner(
+            name, shlex.join(["tdev", "run", *options, script]) + port_hint,
+            lambda port, options=options: [PY, "-m", "devserver", "run", *options, script, *port_args(port)],
+            note=note, tdev=True,
+        ))
+    return runners
+
+
+def generated_runners(tdev_args: list[str], verbose: bool = True) -> list[Runner]:
+    """The runners of the generated apps (the same for plain and heavy)."""
     return [
-        Runner("tdev", f"tdev run {script}{port_hint}",
-               lambda port: [PY, "-m", "devserver", "run", script, *port_args(port)],
-               note="top process = tdev supervisor; the app is its child (own session)"),
-        Runner("tornado-autoreload", f"python -m tornado.autoreload {script}{port_hint}",
-               lambda port: [PY, "-m", "tornado.autoreload", script, *port_args(port)],
-               note="reloads only if the app turns autoreload on itself, as debug=True does (the wrapper alone does "
-               "not reload a running server); single process (re-execs itself), so top process = the app"),
-        Runner("tornado-debug", f"python {script}{port_hint}  (app's debug=True)",
-               lambda port: [PY, script, *port_args(port)],
-               note="Tornado's in-process autoreload (only if the app sets debug=True), mtime poll every 500 ms; "
-               "single process = the app"),
+        *tdev_runners("app.py", lambda port: [port], tdev_args, verbose),
+        Runner("tornado-autoreload", "python -m tornado.autoreload app_debug.py PORT",
+               lambda port: [PY, "-m", "tornado.autoreload", "app_debug.py", port],
+               note="needs the debug=True app: the wrapper alone does not reload a running server; "
+               "single process (re-execs itself), so top process = the app", unnoticed_after=TORNADO_UNNOTICED),
+        Runner("tornado-debug", "python app_debug.py PORT  (debug=True)", lambda port: [PY, "app_debug.py", port],
+               note="Tornado's in-process autoreload, mtime poll every 500 ms; single process = the app",
+               unnoticed_after=TORNADO_UNNOTICED),
+        Runner("hupper", "hupper -m app PORT", lambda port: [*console_script("hupper", HUPPER_MAIN), "-m", "app", port],
+               needs="hupper", note="top process = hupper monitor (with a watchdog observer here); the app is its "
+               "worker child. After the old worker exits, hupper sleeps until `--reload-interval` (default and "
+               "minimum 1 s) has passed before it starts the new one: every reload takes > 1 s"),
+        Runner("watchfiles", "watchfiles 'python app.py PORT' .",
+               lambda port: [*console_script("watchfiles", WATCHFILES_MAIN),
+                             "--target-type", "command", f"{shlex.quote(PY)} app.py {port}", "."],
+               needs="watchfiles", note="top process = watchfiles (Rust notify watcher, 50 ms debounce step, stops the "
+               "app with SIGINT); the app is its child"),
+        Runner("werkzeug", "run_with_reloader(app.serve, reloader_type='stat')",
+               lambda port: [PY, "werkzeug_app.py", port, "stat"],
+               needs="werkzeug._reloader", note=WERKZEUG_NOTE + "; the stat reloader (werkzeug's choice when watchdog "
+               "is not installed, as with plain Flask) stats every imported module and every .py file below the "
+               "non-system sys.path dirs once per second, the first time 1 s after the child starts. Saves here come "
+               "`--settle` after the previous reload was served, so all but the first land at about the same point "
+               "of that period: its median is not the average over random save times (that would be ~0.5 s + a restart)"),
+        Runner("werkzeug-watchdog", "run_with_reloader(app.serve, reloader_type='watchdog')",
+               lambda port: [PY, "werkzeug_app.py", port, "watchdog"],
+               needs="werkzeug._reloader", default=False,
+               note=WERKZEUG_NOTE + "; the watchdog reloader (what werkzeug's 'auto' picks when watchdog is installed, "
+               "as it is with tdev) watches every sys.path dir recursively, the stdlib dir and its site-packages "
+               "included: where that is ~10,000 dirs, opening them overflows the inotify queue (16384 events) and "
+               "watchdog's rescan overflows it again, forever: a core busy and saves missed (opt-in for that reason)"),
     ]
 
 
-APP_RUNNER_NAMES = [r.name for r in app_runners("app.py", lambda port: [])]
+WERKZEUG_NOTE = ("top process = werkzeug's restarter, which imports app.py too (as `app.run(debug=True)` does); "
+                 "the app runs in a thread of its child")
+
+
+RUNNER_NAMES = [r.name for r in generated_runners([])]
+DEFAULT_RUNNER_NAMES = [r.name for r in generated_runners([]) if r.default]
+
+
+def app_runners(script: str, port_args: Callable[[str], list[str]], tdev_args: list[str],
+                verbose: bool = True) -> list[Runner]:
+    """The runners of ``--app`` mode: the app's own script, unchanged (so its own ``debug=True``)."""
+    port_hint = " PORT" if port_args("PORT") else ""
+    return [
+        *tdev_runners(script, port_args, tdev_args, verbose),
+        Runner("tornado-autoreload", f"python -m tornado.autoreload {script}{port_hint}",
+               lambda port: [PY, "-m", "tornado.autoreload", script, *port_args(port)],
+               note="reloads only if the app turns autoreload on itself, as debug=True does (the wrapper alone does "
+               "not reload a running server); single process (re-execs itself), so top process = the app",
+               unnoticed_after=TORNADO_UNNOTICED),
+        Runner("tornado-debug", f"python {script}{port_hint}  (app's debug=True)",
+               lambda port: [PY, script, *port_args(port)],
+               note="Tornado's in-process autoreload (only if the app sets debug=True), mtime poll every 500 ms; "
+               "single process = the app", unnoticed_after=TORNADO_UNNOTICED),
+    ]
+
+
+APP_RUNNER_NAMES = [r.name for r in app_runners("app.py", lambda port: [], [])]
 
 
 def unavailable_reason(runner: Runner) -> str | None:
@@ -494,7 +676,7 @@ def unavailable_reason(runner: Runner) -> str | None:
     try:
         importlib.import_module(runner.needs)
     except Exception as exc:  # ImportError, or a broken install
-        return f"not installed ({type(exc).__name__}: {exc})"
+        return f"not installed ({type(exc).__name__}: {exc}; `pip install -e '.[bench]'`)"
     return None
 
 
@@ -503,7 +685,7 @@ def runner_env(runner: Runner | None, extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
-    if runner is not None and runner.name == "tdev":
+    if runner is not None and runner.tdev:
         env.update(_tdev_env())
     env.update(extra)
     return env
@@ -519,7 +701,7 @@ def _never_served(what: str, result: PollResult) -> str:
 
 def measure_cold_start(target: Target, log_dir: Path, runs: int, timeout: float) -> list[float]:
     """Seconds from Popen of ``python app.py [PORT]`` to the first GET that serves v0, ``runs`` times."""
-    log_path = log_dir / "cold.log"
+    log_path = log_dir / f"{target.name}-cold.log"
     times = []
     for i in range(runs):
         port = str(free_port())
@@ -533,6 +715,69 @@ def measure_cold_start(target: Target, log_dir: Path, runs: int, timeout: float)
         times.append(result.seconds)
         progress(f"  cold start {i + 1}/{runs}: {result.seconds * 1000:.0f} ms")
     return times
+
+
+def wait_exit(proc: subprocess.Popen, timeout: float) -> int | None:
+    """``proc.wait(timeout)`` without its coarse polling (sleeps up to 50 ms between checks, which would
+    add up to 50 ms to a measured time): a pidfd where there is one, else a 1 ms poll.  None: still running."""
+    deadline = time.monotonic() + timeout
+    pidfd = None
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # no pidfd_open (Linux < 5.3), or already reaped
+        pass
+    try:
+        while proc.poll() is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if pidfd is not None:
+                select.select([pidfd], [], [], remaining)
+            else:
+                time.sleep(min(0.001, remaining))
+        return proc.returncode
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _wall(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path, timeout: float) -> float:
+    """Seconds from Popen of ``cmd`` to its exit (it must exit with 0 within ``timeout``)."""
+    t0 = time.monotonic()
+    with started(cmd, cwd, env, log_path) as proc:
+        code = wait_exit(proc, timeout)
+        elapsed = time.monotonic() - t0
+        if code is None:
+            raise RuntimeError(f"{shlex.join(cmd)}: still running after {timeout:g} s")
+    if code != 0:
+        raise RuntimeError(f"{shlex.join(cmd)}: exit code {code}:\n{log_tail(log_path)}")
+    return elapsed
+
+
+def measure_floor(target: Target, log_dir: Path, runs: int, timeout: float) -> dict:
+    """Medians of ``python -c pass`` and of ``python -c "import <the app's third-party imports>"``.
+
+    Both end with ``os._exit(0)``, so the interpreter's teardown (~20 ms after the Tornado imports, more
+    after a heavy one) is not counted: a server being started never gets there.  Run alternately, ``runs``
+    times each (after the cold starts, which warmed the page cache)."""
+    log_path = log_dir / f"{target.name}-floor.log"
+    env = runner_env(None, {})
+    imports = f"import {', '.join(target.floor_imports)}"
+    exit_now = "import os; os._exit(0)"
+    commands = {"bare": [PY, "-c", exit_now], "imports": [PY, "-c", f"{imports}; {exit_now}"]}
+    times: dict[str, list[float]] = {"bare": [], "imports": []}
+    for _ in range(runs):
+        for key, cmd in commands.items():
+            times[key].append(_wall(cmd, target.app_dir, env, log_path, timeout))
+    bare, full = statistics.median(times["bare"]) * 1000, statistics.median(times["imports"]) * 1000
+    progress(f"  floor: interpreter {bare:.0f} ms, `{imports}` {full:.0f} ms")
+    return {
+        "interpreter_start_ms": round(bare, 1),
+        "imports": imports,
+        "imports_wall_ms": round(full, 1),
+        "third_party_imports_ms": round(full - bare, 1),
+        "runs_ms": {k: [round(x * 1000, 1) for x in v] for k, v in times.items()},
+    }
 
 
 def measure_idle(pid: int, seconds: float) -> dict:
@@ -558,15 +803,23 @@ def measure_idle(pid: int, seconds: float) -> dict:
     }
 
 
-def run_saves(target: Target, port: int, proc: subprocess.Popen, last_served: float, args) -> list[dict]:
-    """The saves, each timed until its version is served; ``last_served``: when v0 was first served."""
+def run_saves(
+    target: Target, port: int, proc: subprocess.Popen, last_served: float, args, timeout: float,
+    tdev_log: LogFollower | None = None, unnoticed_after: float | None = None,
+) -> list[dict]:
+    """The saves, each timed until its version is served (else missed after ``timeout`` s); ``last_served``:
+    when v0 was first served.
+
+    With ``tdev_log``: the tdev -v timings logged from the save until the next one go into its record."""
     saves = []
+    if tdev_log is not None:
+        tdev_log.read()  # skip the first start
     for i in range(1, args.saves + 1):
         atomic = i % 2 == 0  # 1: in place, 2: atomic, ...
         version = f"v{i}-{uuid.uuid4().hex[:8]}"
         target.save(version, atomic)
         t0 = time.monotonic()
-        result = poll_until(port, version, t0, args.timeout, proc, exact=target.exact)
+        result = poll_until(port, version, t0, timeout, proc, exact=target.exact, unnoticed_after=unnoticed_after)
         record = {
             "save": i,
             "kind": "atomic" if atomic else "in-place",
@@ -575,47 +828,77 @@ def run_saves(target: Target, port: int, proc: subprocess.Popen, last_served: fl
             "failed_requests": result.failed_total,
             "failed_by_kind": result.failed,
             "stale_responses": result.stale,
+            "unnoticed": result.unnoticed,  # missed: given up early, the old app kept answering
             # how long after the previous version was first served this save came
             "since_previous_served_ms": round((t0 - last_served) * 1000, 1),
         }
         saves.append(record)
         if result.seconds is not None:
             last_served = t0 + result.seconds
-        shown = "MISSED" if record["ms"] is None else f"{record['ms']:.0f} ms"
-        progress(f"  save {i} ({record['kind']}): {shown}, {result.failed_total} failed requests")
+        shown = f"{record['ms']:.0f} ms" if record["ms"] is not None else (
+            f"MISSED (old version still served, no failed request, after {unnoticed_after:g} s)"
+            if result.unnoticed else "MISSED")
         if proc.poll() is not None:
+            progress(f"  save {i} ({record['kind']}): {shown}, {result.failed_total} failed requests")
             raise RuntimeError(f"runner exited with code {proc.returncode}")
         time.sleep(args.settle)
+        if tdev_log is not None:
+            record["tdev"] = parse_tdev_timings(tdev_log.read())
+            t = record["tdev"]
+            last = {k: _ms(t[k][-1] if t[k] else None) for k in ("spawn_ms", "running_ms", "serving_ms")}
+            kind = "/".join(t["spawn_kind"]) or "no restart logged"
+            shown += (f" (tdev, {kind}: spawn {last['spawn_ms']}, app code {last['running_ms']}, serving "
+                      f"{last['serving_ms']} ms after the change)")
+        progress(f"  save {i} ({record['kind']}): {shown}, {result.failed_total} failed requests")
+    if tdev_log is not None and saves:  # a late line belongs to the last save
+        late = parse_tdev_timings(tdev_log.read())
+        for key in late:
+            saves[-1]["tdev"][key] += late[key]
     return saves
 
 
-def measure_runner(runner: Runner, target: Target, log_dir: Path, args) -> dict:
+def measure_runner(runner: Runner, target: Target, log_dir: Path, args, timeout: float) -> dict:
     """Start the runner, wait for v0, do the saves, measure idle cost; always stops it."""
     port = free_port()
-    log_path = log_dir / f"{runner.name}.log"
+    log_path = log_dir / f"{target.name}-{runner.name}.log"
+    err_path = log_dir / f"{target.name}-{runner.name}.stderr.log" if runner.tdev else None
     target.save("v0", atomic=False)
     time.sleep(0.05)
     result: dict = {"how": runner.how, "note": runner.note, "status": "ok"}
     env = runner_env(runner, target.port_environ(str(port)))
-    with started(runner.command(str(port)), target.app_dir, env, log_path) as proc:
+
+    def tail() -> str:
+        return "\n".join(t for t in (log_tail(log_path), err_path and log_tail(err_path)) if t)
+
+    def drive(proc: subprocess.Popen) -> None:
         result["command"] = proc.args
         if target.port_env:
             result["env"] = target.port_environ(str(port))
         first = poll_until(port, "v0", time.monotonic(), START_TIMEOUT, proc, exact=target.exact)
         if first.seconds is None:
-            why = f"exited with code {proc.returncode}" if proc.poll() is not None else f"not within {START_TIMEOUT:g} s"
-            result.update(status="failed", reason=f"{_never_served('v0', first)}, {why}", log=log_tail(log_path))
-            return result
+            if proc.poll() is not None:
+                why = f"exited with code {proc.returncode} before serving v0"
+            else:
+                why = f"{_never_served('v0', first)} within {START_TIMEOUT:g} s"
+            result.update(status="failed to start", reason=why, log=tail())
+            return
         result["first_serve_ms"] = round(first.seconds * 1000, 1)
         served_at = time.monotonic()
         time.sleep(WARMUP)
+        follower = LogFollower(err_path) if err_path is not None and args.tdev_timings else None
         try:
-            result["saves"] = run_saves(target, port, proc, served_at, args)
+            result["saves"] = run_saves(target, port, proc, served_at, args, timeout, follower, runner.unnoticed_after)
         except RuntimeError as exc:
-            result.update(status="failed", reason=str(exc), log=log_tail(log_path))
-            return result
-        time.sleep(1.0)
+            result.update(status="failed", reason=str(exc), log=tail())
+            return
+        time.sleep(BEFORE_IDLE)
         result["idle"] = measure_idle(proc.pid, args.idle_seconds)
+
+    began = time.monotonic()
+    with started(runner.command(str(port)), target.app_dir, env, log_path, err_path) as proc:
+        drive(proc)
+        stopping = time.monotonic()
+    result["seconds"] = {"total": round(time.monotonic() - began, 2), "stop": round(time.monotonic() - stopping, 2)}
     return result
 
 
@@ -644,23 +927,79 @@ def summarize(saves: list[dict], cold_ms: float) -> dict:
     if ok_saves:
         summary["median_ratio_vs_cold"] = round(statistics.median(s["ms"] / cold_ms for s in ok_saves), 2)
         summary["failed_requests_per_reload"] = round(statistics.mean(s["failed_requests"] for s in ok_saves), 1)
+    if any("tdev" in s for s in saves):
+        summary["tdev"] = summarize_tdev(saves)
     return summary
 
 
-def machine_info() -> dict:
+def summarize_tdev(saves: list[dict]) -> dict:
+    """Medians of tdev's own -v timings, per save: the last restart of each save (the one that served it)."""
+    spawn = [s["tdev"]["spawn_ms"][-1] for s in saves if s.get("tdev", {}).get("spawn_ms")]
+    running = [s["tdev"]["running_ms"][-1] for s in saves if s.get("tdev", {}).get("running_ms")]
+    serving = [s["tdev"]["serving_ms"][-1] for s in saves if s.get("tdev", {}).get("serving_ms")]
+    kinds = [k for s in saves for k in s.get("tdev", {}).get("spawn_kind", [])]
+    # a warm restart whose app code ran well after the "go": the standby was still importing (it is rebuilt
+    # after each restart, and the next save came before it was ready)
+    waited = sum(
+        1 for s in saves
+        if s.get("tdev", {}).get("spawn_kind") and s["tdev"]["spawn_kind"][-1] == "warm" and s["tdev"]["running_ms"]
+        and s["tdev"]["running_ms"][-1] - s["tdev"]["spawn_ms"][-1] > STANDBY_WAIT_MS
+    )
+    # save -> served, minus tdev's change -> serving: the save -> tdev sees it (+ the last poll) part
+    before = [s["ms"] - s["tdev"]["serving_ms"][-1] for s in saves if s["ms"] is not None and s.get("tdev", {}).get("serving_ms")]
+
+    def median(values: list[float]) -> float | None:
+        return round(statistics.median(values), 1) if values else None
+
+    return {
+        "restarts_logged": len(kinds),
+        "warm_restarts": kinds.count("warm"),
+        "warm_waited_for_standby": waited,
+        "saves_with_timings": len(serving),
+        "spawn_after_change_median_ms": median(spawn),
+        "running_after_change_median_ms": median(running),
+        "serving_after_change_median_ms": median(serving),
+        "save_to_change_median_ms": median(before),
+    }
+
+
+def cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info(heavy: str) -> dict:
     try:
         import devserver
 
         tdev_version = devserver.__version__
     except ImportError:
         tdev_version = None
+    heavy_dists = getattr(importlib.metadata, "packages_distributions", dict)().get(heavy.split(".")[0], [])
     return {
         "platform": platform.platform(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "python": platform.python_version(),
         "python_executable": PY,
         "tornado": tornado.version,
         "tdev": tdev_version,
+        "versions": {d: _version(d) for d in ("watchdog", "hupper", "watchfiles", "werkzeug", *heavy_dists)},
         "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -681,8 +1020,13 @@ def _missed_note(saves: list[dict], timeout: float) -> str:
         return ""
     gaps = sorted(s["since_previous_served_ms"] for s in missed)
     kinds = sorted({s["kind"] for s in missed})
+    early = sum(1 for s in missed if s.get("unnoticed"))
+    how = f"new version not served within {timeout:g} s"
+    if early:
+        how = (f"{early} given up after {TORNADO_UNNOTICED:g} s of old-version answers with no failed request: "
+               "not noticed" + (f"; the others: {how}" if early < len(missed) else ""))
     return (
-        f" **{len(missed)} missed** saves ({'/'.join(kinds)}; new version not served within {timeout:g} s), "
+        f" **{len(missed)} missed** saves ({'/'.join(kinds)}; {how}), "
         f"made {gaps[0]:.0f}–{gaps[-1]:.0f} ms after the previous version was first served."
     )
 
@@ -692,62 +1036,126 @@ TORNADO_MISS_NOTE = (
     "period after the (re-exec'd) process starts it; a save made before that check becomes the baseline and "
     "is never noticed (until a later save). With the default `--settle 0.3`, a save right after a Tornado reload "
     "lands in that window. Saves alternate, so the one after a successful in-place reload is an atomic one: "
-    "the misses are about timing, not about the kind of save (with `--settle 0.7` both kinds reload)."
+    "the misses are about timing, not about the kind of save (with `--settle 0.7` both kinds reload). "
+    f"A Tornado save is counted as missed once the old version has been answered for {TORNADO_UNNOTICED:g} s "
+    "(three checks) without a failed request: a noticed change re-execs the process at once, which fails GETs. "
+    "Its reload times depend on where in the 500 ms period a save lands, and saves here come at fixed offsets "
+    "after the previous reload (`--settle`, or after a miss 1.5 s + `--settle`), so its median is that of one "
+    "phase (the successful saves all come right after a miss), not an average over random save times."
 )
 
 
-def render_report(report: dict) -> str:
-    m = report["machine"]
-    cold = report["baseline"]
+def render_app(name: str, app: dict, config: dict) -> list[str]:
+    cold, floor = app["baseline"], app["floor"]
+    cold_ms = cold["median_ms"]
+    rest = cold_ms - floor["interpreter_start_ms"] - floor["third_party_imports_ms"]
     out = [
-        f"## tdev reload benchmark — {report['date']}",
+        f"### App `{name}`",
         "",
-        f"Machine: {m['platform']}, {m['cpu_count']} CPUs, Python {m['python']}, Tornado {m['tornado']}, "
-        f"tdev {m['tdev']}; load average at start {m['loadavg_at_start'][0]}.",
-        f"App: {report['app']['description']}.",
-        f"Saves per runner: {report['config']['saves']} (alternating in-place / atomic), settle "
-        f"{report['config']['settle']} s, GET every {POLL_INTERVAL * 1000:g} ms.",
-        f"Baseline, cold start `{report['app']['cold_how']}` → first response: median **{cold['median_ms']:.0f} ms** "
+        f"{app['description']}.",
+        "",
+        f"- Baseline, cold start `{app['cold_how']}` → first response: median **{cold_ms:.0f} ms** "
         f"(runs: {', '.join(f'{x:.0f}' for x in cold['runs_ms'])}).",
+        f"- Physical floor: interpreter start (`python -c pass`) **{floor['interpreter_start_ms']:.0f} ms**; "
+        f"third-party imports (`python -c \"{floor['imports']}\"` minus that) **{floor['third_party_imports_ms']:.0f} ms**"
+        f"; the rest of the cold start (the app's own modules, event loop, listen, first request) ≈ {rest:.0f} ms "
+        "(both commands end with `os._exit(0)`: teardown not counted).",
         "",
     ]
-    main_rows, kind_rows, notes = [], [], []
-    for name, r in report["runners"].items():
+    main_rows, kind_rows, tdev_rows, notes = [], [], [], []
+    for runner, r in app["runners"].items():
+        if r["status"] == "failed to start":
+            main_rows.append([f"**{runner}**", f"`{r['how']}`", "**failed to start**", *["–"] * 8])
+            notes.append(f"- **{runner}**: failed to start — {r.get('reason', '')}"
+                         + (f": `{r['log'].splitlines()[-1]}`" if r.get("log") else ""))
+            continue
         if r["status"] != "ok":
-            notes.append(f"- **{name}**: {r['status']} — {r.get('reason', '')}")
+            main_rows.append([f"**{runner}**", f"`{r['how']}`", f"**{r['status']}**", *["–"] * 8])
+            notes.append(f"- **{runner}**: {r['status']} — {r.get('reason', '')}")
             continue
         s, idle = r["summary"], r["idle"]
         a = s["all"]
         main_rows.append([
-            f"**{name}**", f"`{r['how']}`", f"{a['saves'] - a['missed']}/{a['saves']}",
+            f"**{runner}**", f"`{r['how']}`", f"{a['saves'] - a['missed']}/{a['saves']}",
             _ms(a["median_ms"]), _ms(a["p90_ms"]),
             "–" if "median_ratio_vs_cold" not in s else f"{s['median_ratio_vs_cold']:.2f}×",
             "–" if "failed_requests_per_reload" not in s else f"{s['failed_requests_per_reload']:.1f}",
+            str(a["missed"]),
             f"{idle['cpu_top_pct']:.1f} / {idle['cpu_tree_pct']:.1f}",
             f"{idle['rss_top_kib'] / 1024:.1f} / {idle['rss_tree_kib'] / 1024:.1f}",
             str(idle["processes"]),
         ])
-        kind_rows.append([f"**{name}**"] + [
+        kind_rows.append([f"**{runner}**"] + [
             f"{_ms(s[k]['median_ms'])} / {_ms(s[k]['p90_ms'])}" + (f" ({s[k]['missed']} missed)" if s[k]["missed"] else "")
             for k in ("in-place", "atomic")
         ])
-        notes.append(f"- **{name}**: {r['note']}." + _missed_note(r["saves"], report["config"]["timeout"]))
+        if "tdev" in s:
+            t = s["tdev"]
+            tdev_rows.append([
+                f"**{runner}**", f"{t['saves_with_timings']}/{a['saves']}",
+                f"{t['restarts_logged']} ({t['warm_restarts']} warm"
+                + (f", {t['warm_waited_for_standby']} waited for the standby" if t["warm_waited_for_standby"] else "")
+                + ")",
+                _ms(t["spawn_after_change_median_ms"]), _ms(t["running_after_change_median_ms"]),
+                _ms(t["serving_after_change_median_ms"]), _ms(a["median_ms"]), _ms(t["save_to_change_median_ms"]),
+            ])
+        notes.append(f"- **{runner}**: {r['note']}." + _missed_note(r["saves"], app["timeout_s"]))
     out.append(markdown_table(
-        ["runner", "command", "reloads ok", "median ms", "p90 ms", "median ÷ cold start",
-         "failed req / reload", "idle CPU % (top / tree)", "RSS MiB (top / tree)", "procs"],
+        ["runner", "command", "reloads ok", "median ms", "p90 ms", "median ÷ cold start", "failed req / reload",
+         "missed saves", "idle CPU % (supervisor / tree)", "RSS MiB (supervisor / tree)", "procs"],
         main_rows,
     ))
-    out += ["", "Save → new response by kind of save, median / p90 ms:", ""]
-    out.append(markdown_table(["runner", "in-place write", "atomic (temp + os.replace)"], kind_rows))
-    out += ["", "Notes:", *notes, *(f"- **{n}**: skipped — {why}" for n, why in report["skipped"].items())]
-    if any(r.get("saves") and _missed_note(r["saves"], 0) for n, r in report["runners"].items() if n.startswith("tornado")):
+    if kind_rows:
+        out += ["", "Save → new response by kind of save, median / p90 ms:", ""]
+        out.append(markdown_table(["runner", "in-place write", "atomic (temp + os.replace)"], kind_rows))
+    if tdev_rows:
+        out += ["", "tdev's own timings (`-v` lines on its stderr; \"the change\" = when tdev got the file event; "
+                "*spawn* = a new app process started (cold), *go* = the standby process with the libraries already "
+                "imported told to run the app (warm); medians in ms of the restart that served each save; *waited "
+                f"for the standby*: a warm restart whose app code ran > {STANDBY_WAIT_MS} ms after the go, the standby "
+                "still importing: it is rebuilt after each restart, and the next save here comes `--settle` after "
+                "the new version is served):", ""]
+        out.append(markdown_table(
+            ["runner", "saves with timings", "restarts logged", "spawn (cold) / go (warm) after change",
+             "app code running after change", "serving again after change", "save → new response",
+             "≈ save → change seen (+ last poll)"],
+            tdev_rows,
+        ))
+    out += ["", "Notes:", *notes, *(f"- **{n}**: skipped — {why}" for n, why in app["skipped"].items())]
+    if any(r.get("saves") and _missed_note(r["saves"], 0) for n, r in app["runners"].items() if n.startswith("tornado")):
         out.append(TORNADO_MISS_NOTE)
+    return out
+
+
+def render_report(report: dict) -> str:
+    m, config = report["machine"], report["config"]
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+    out = [
+        f"## tdev reload benchmark — {report['date']}",
+        "",
+        f"- Machine: {m['cpu_model'] or 'unknown CPU'}, {m['cpu_count']} cores ({m['cpus_usable']} usable), "
+        f"{m['memory_gib']} GiB; {m['platform']}; load average at start {m['loadavg_at_start'][0]}.",
+        f"- Python {m['python']}, Tornado {m['tornado']}, tdev {m['tdev']}; {versions}.",
+        f"- Saves per runner: {config['saves']} (alternating in-place / atomic), settle {config['settle']} s, "
+        f"GET every {POLL_INTERVAL * 1000:g} ms; cold starts and floor runs: {config['cold_runs']} each; "
+        f"idle window {config['idle_seconds']:g} s."
+        + (f" tdev runners' extra args: `{shlex.join(config['tdev_args'])}`." if config["tdev_args"] else ""),
+        "",
+    ]
+    for name, app in report["apps"].items():
+        out += render_app(name, app, config) + [""]
     out += [
+        "Columns:",
+        "- *median ÷ cold start*: the runner's median save → new response over the app's cold-start median "
+        "(same run).",
         "- *failed req / reload*: GETs refused, reset, timed out or non-200 between the save and the new "
         "version, averaged over successful reloads (polling every ~2 ms, so this is a measure of the "
-        "downtime window, not of real clients).",
-        f"- *idle CPU*: `utime+stime` from `/proc/PID/stat` over {report['config']['idle_seconds']:g} s after the "
-        "last reload, % of one core; *top* = the process we started, *tree* = it plus its live descendants. "
+        "downtime window, not of real clients). *missed saves*: not served within the app's timeout ("
+        + ", ".join(f"{n}: {a['timeout_s']:g} s" for n, a in report["apps"].items())
+        + (", from `--timeout`" if config["timeout"] else ": 1.5 s + 3 × its cold start, at least 3 s; `--timeout`")
+        + ").",
+        f"- *idle CPU*: `utime+stime` from `/proc/PID/stat` over {config['idle_seconds']:g} s after the "
+        "last reload, % of one core; *supervisor* = the process we started, *tree* = it plus its live descendants. "
         "RSS = `VmRSS` from `/proc/PID/status`.",
     ]
     return "\n".join(out)
@@ -764,25 +1172,38 @@ APP_DEFAULTS = {"script": "app.py", "edit": "greeting.py", "var": "GREETING", "p
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    names = [r.name for r in RUNNERS]
+    names, defaults = RUNNER_NAMES, DEFAULT_RUNNER_NAMES
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] + " (see the module docstring for what is measured, and how)",
-        epilog="examples: python scripts/bench_reload.py --saves 4 --runners tdev;  "
+        epilog="examples: python scripts/bench_reload.py --apps plain --runners tdev,tdev-cold;  "
         "python scripts/bench_reload.py --app examples/hello --settle 0.7",
     )
+    parser.add_argument("--apps", help=f"comma-separated subset of: {','.join(APP_NAMES)} (default: all)")
+    parser.add_argument("--heavy-import", default=HEAVY_IMPORT, metavar="MODULE",
+                        help=f"the third-party module the heavy app imports (default {HEAVY_IMPORT}, from the "
+                        "bench extra)")
     parser.add_argument("--saves", type=int, default=10, help="saves per runner (default 10)")
     parser.add_argument("--json", metavar="PATH", help="also write the raw numbers here")
     parser.add_argument(
         "--runners",
-        help=f"comma-separated subset of: {','.join(names)} (default: all); with --app: {','.join(APP_RUNNER_NAMES)}",
+        help=f"comma-separated subset of: {','.join(names)} (default: all but werkzeug-watchdog); with --app: "
+        f"{','.join(APP_RUNNER_NAMES)} (default: all)",
     )
-    parser.add_argument("--cold-runs", type=int, default=5, help="cold starts for the baseline (default 5)")
+    parser.add_argument("--tdev-args", default="", metavar="ARGS",
+                        help="extra options for both tdev runners, after `run` (one string, split like a shell does), "
+                        "e.g. --tdev-args=--poll (with `=` when it starts with -)")
+    parser.add_argument("--no-tdev-timings", dest="tdev_timings", action="store_false",
+                        help="run tdev without -v (no spawn / serving timings)")
+    parser.add_argument("--cold-runs", type=int, default=5,
+                        help="cold starts for the baseline, and runs of each floor command (default 5)")
     parser.add_argument("--settle", type=float, default=0.3, help="pause after each reload, seconds (default 0.3)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="a save not served within this is missed (default 10)")
-    parser.add_argument("--idle-seconds", type=float, default=4.0, help="idle CPU window (default 4)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="a save not served within this is missed (default: 1.5 s + 3 x the app's cold start, "
+                        "at least 3 s)")
+    parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU window (default 10)")
     app = parser.add_argument_group(
         "your own app",
-        "measure a copy of an existing app instead of the generated one; the defaults suit examples/hello",
+        "measure a copy of an existing app instead of the generated ones; the defaults suit examples/hello",
     )
     app.add_argument("--app", metavar="DIR", type=Path, help="the app's directory, e.g. examples/hello")
     app.add_argument("--script", help=f"run as `python SCRIPT` in the copied DIR (default {APP_DEFAULTS['script']})")
@@ -795,19 +1216,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      help=f"pass the port in this environment variable (default {APP_DEFAULTS['port_env']}); "
                      "'' passes it as the script's last argument")
     args = parser.parse_args(argv)
+    try:
+        args.tdev_args = shlex.split(args.tdev_args)
+    except ValueError as exc:
+        parser.error(f"--tdev-args: {exc}")
     if args.app is None:
         given = [f"--{k.replace('_', '-')}" for k in APP_DEFAULTS if getattr(args, k) is not None]
         if given:
             parser.error(f"{', '.join(given)}: only with --app DIR")
+        args.apps = [n.strip() for n in (args.apps or ",".join(APP_NAMES)).split(",") if n.strip()]
+        unknown = [n for n in args.apps if n not in APP_NAMES]
+        if unknown or not args.apps:
+            parser.error(f"--apps: unknown app(s) {', '.join(unknown) or '(none given)'} (known: {', '.join(APP_NAMES)})")
     else:
+        if args.apps is not None:
+            parser.error("--apps: not with --app DIR")
         if not args.app.is_dir():
             parser.error(f"--app {args.app}: not a directory")
         for key, default in APP_DEFAULTS.items():
             if getattr(args, key) is None:
                 setattr(args, key, default)
         args.port_env = args.port_env or None
-        names = APP_RUNNER_NAMES
-    wanted = [n.strip() for n in (args.runners or ",".join(names)).split(",") if n.strip()]
+        names = defaults = APP_RUNNER_NAMES
+    wanted = [n.strip() for n in (args.runners or ",".join(defaults)).split(",") if n.strip()]
     unknown = [n for n in wanted if n not in names]
     if unknown:
         parser.error(f"unknown runner(s): {', '.join(unknown)} (known: {', '.join(names)})")
@@ -821,6 +1252,47 @@ def _exit_on_signal(signum, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds through the `started` context managers: children are stopped
 
 
+def heavy_unavailable(module: str) -> str | None:
+    """Why the heavy app cannot run here (its module is not importable), or None; checked in a subprocess."""
+    try:
+        done = subprocess.run([PY, "-c", f"import {module}"], capture_output=True, text=True, timeout=START_TIMEOUT,
+                              start_new_session=True)
+    except subprocess.TimeoutExpired:
+        return f"`import {module}` took over {START_TIMEOUT:g} s"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return f"`import {module}` failed ({last}); install the bench extra: pip install -e '.[bench]'"
+    return None
+
+
+def measure_app(target: Target, runners: list[Runner], log_dir: Path, args) -> dict:
+    result = {"description": target.description, "cold_how": target.cold_how, "app_dir": str(target.app_dir),
+              "skipped": {}, "runners": {}}
+    progress(f"== app {target.name} in {target.app_dir}: {args.cold_runs} cold starts, then the floor")
+    cold_runs = measure_cold_start(target, log_dir, args.cold_runs, START_TIMEOUT)
+    result["floor"] = measure_floor(target, log_dir, args.cold_runs, START_TIMEOUT)
+    cold_ms = statistics.median(cold_runs) * 1000
+    result["baseline"] = {"runs_ms": [round(x * 1000, 1) for x in cold_runs], "median_ms": round(cold_ms, 1)}
+    timeout = args.timeout or max(MIN_TIMEOUT, 1.5 + 3 * cold_ms / 1000)
+    result["timeout_s"] = round(timeout, 1)
+    for runner in (r for r in runners if r.name in args.runners):
+        reason = unavailable_reason(runner)
+        if reason:
+            result["skipped"][runner.name] = reason
+            progress(f"{target.name} / {runner.name}: skipped, {reason}")
+            continue
+        progress(f"{target.name} / {runner.name}: {runner.how}")
+        measured = measure_runner(runner, target, log_dir, args, timeout)
+        if measured.get("saves"):
+            measured["summary"] = summarize(measured["saves"], cold_ms)
+        if measured["status"] != "ok":
+            progress(f"{target.name} / {runner.name}: {measured['status'].upper()}: {measured.get('reason')}\n"
+                     f"{measured.get('log', '')}")
+        result["runners"][runner.name] = measured
+        progress(f"  ({measured['seconds']['total']:.1f} s, of which stopping {measured['seconds']['stop']:.1f} s)")
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     if not sys.platform.startswith("linux"):
         print("bench_reload.py reads /proc: Linux only", file=sys.stderr)
@@ -828,51 +1300,53 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, _exit_on_signal)
+    began = time.monotonic()
     report = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "config": {k: getattr(args, k) for k in ("saves", "settle", "timeout", "idle_seconds", "cold_runs")},
-        "skipped": {},
-        "runners": {},
+        "machine": machine_info(args.heavy_import),
+        "config": {k: getattr(args, k) for k in ("saves", "settle", "timeout", "idle_seconds", "cold_runs",
+                                                 "tdev_args", "tdev_timings", "runners")},
+        "apps": {},
     }
     with tempfile.TemporaryDirectory(prefix="tdev-bench-") as tmp:
+        log_dir = Path(tmp) / "logs"  # outside the app dirs: watchfiles restarts on any change in its dir
+        log_dir.mkdir()
         if args.app is None:
-            log_dir = app_dir = Path(tmp)
-            target = write_app(app_dir)
-            runners = RUNNERS
+            report["config"].update(apps=args.apps, heavy_import=args.heavy_import)
+            runners = generated_runners(args.tdev_args, args.tdev_timings)
+            for name in args.apps:
+                heavy = args.heavy_import if name == "heavy" else None
+                why = heavy and heavy_unavailable(heavy)
+                if why:
+                    report["apps"][name] = {"status": "skipped", "reason": why}
+                    progress(f"== app {name}: skipped, {why}")
+                    continue
+                target = write_app(name, Path(tmp) / name, heavy)
+                report["apps"][name] = measure_app(target, runners, log_dir, args)
         else:
-            log_dir, app_dir = Path(tmp), Path(tmp) / args.app.resolve().name
+            app_dir = Path(tmp) / args.app.resolve().name
             try:
                 target = copy_app(args.app, app_dir, args.script, args.edit, args.var, args.port_env)
             except ValueError as exc:
                 print(f"bench_reload.py: error: {exc}", file=sys.stderr)
                 return 2
-            runners = app_runners(target.script, target.port_args)
+            target.floor_imports = list(FLOOR_IMPORTS)
+            runners = app_runners(target.script, target.port_args, args.tdev_args, args.tdev_timings)
             report["config"].update(app=str(args.app), script=args.script, edit=args.edit, var=args.var,
                                     port_env=args.port_env)
-        report["app"] = {"description": target.description, "cold_how": target.cold_how}
-        progress(f"app in {app_dir}; baseline: {args.cold_runs} cold starts")
-        cold_runs = measure_cold_start(target, log_dir, args.cold_runs, START_TIMEOUT)
-        cold_ms = statistics.median(cold_runs) * 1000
-        report["baseline"] = {"runs_ms": [round(x * 1000, 1) for x in cold_runs], "median_ms": round(cold_ms, 1)}
-        for runner in (r for r in runners if r.name in args.runners):
-            reason = unavailable_reason(runner)
-            if reason:
-                report["skipped"][runner.name] = reason
-                progress(f"{runner.name}: skipped, {reason}")
-                continue
-            progress(f"{runner.name}: {runner.how}")
-            result = measure_runner(runner, target, log_dir, args)
-            if result.get("saves"):
-                result["summary"] = summarize(result["saves"], cold_ms)
-            if result["status"] != "ok":
-                progress(f"{runner.name}: FAILED: {result.get('reason')}\n{result.get('log', '')}")
-            report["runners"][runner.name] = result
-    print(render_report(report))
+            report["apps"][target.name] = measure_app(target, runners, log_dir, args)
+    report["total_seconds"] = round(time.monotonic() - began, 1)
+    skipped_apps = {n: a for n, a in report["apps"].items() if a.get("status") == "skipped"}
+    measured = {n: a for n, a in report["apps"].items() if n not in skipped_apps}
+    print(render_report({**report, "apps": measured}))
+    for name, app in skipped_apps.items():
+        print(f"\nApp `{name}`: skipped — {app['reason']}.")
+    print(f"\nTotal run time: {report['total_seconds']:.0f} s.")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
         progress(f"raw numbers written to {args.json}")
-    return 0 if all(r["status"] == "ok" for r in report["runners"].values()) else 1
+    statuses = [r["status"] for a in measured.values() for r in a["runners"].values()]
+    return 0 if all(s == "ok" for s in statuses) and not skipped_apps else 1
 
 
 if __name__ == "__main__":
