@@ -137,7 +137,7 @@ class Supervisor:
         self.error_server.stop()  # before the app can accept: no request is answered twice
         self._last_error = None
         standby, self.standby = self.standby, None
-        if standby is not None and must_cold_start(changed, standby.files, self.filter.is_library):
+        if standby is not None and standby.names and must_cold_start(changed, standby.files, self.filter.is_library):
             self.out.debug("an installed package or a pre-imported module changed: cold start")
             self._kill_standby(standby)
             standby = None
@@ -156,7 +156,10 @@ class Supervisor:
         self.child = child
         self.sockets.new_generation()
         if self._change_seen_at is not None:
-            how = f"standby {child.pid} told to go" if child is standby else f"new app process {child.pid} started"
+            if child is standby:
+                how = f"{'standby' if standby.names else 'pre-started process'} {child.pid} told to go"
+            else:
+                how = f"new app process {child.pid} started"
             self.out.debug(f"{how} {(time.monotonic() - self._change_seen_at) * 1000:.1f} ms after the change")
         if not self._summary_shown:
             self.loop.call_later(1.0, self._show_summary)
@@ -179,22 +182,28 @@ class Supervisor:
         if self.standby is not None and names == self._standby_names:
             return
         self._discard_standby()
+        self._spawn_standby(names)
+
+    def _spawn_standby(self, names: "list[str]") -> None:
+        """A standby app process: ``names`` imported (none: a bare interpreter), waiting for "go"."""
         options = dict(self._child_options, standby=True)
         try:
             standby = spawn(self.config.target, options)
         except OSError as exc:
             self.out.debug(f"no standby: {exc}")
             return
-        standby.files = set()
         standby.names = names
         standby.channel.send("preimport", names=names)
         self._watch_child(standby)
         self.standby, self._standby_names = standby, names
-        self.out.debug(f"standby {standby.pid} importing {len(names)} modules")
+        if names:
+            self.out.debug(f"standby {standby.pid} importing {len(names)} modules")
 
     def _on_ready(self, child: Child, message: dict) -> None:
         child.files = {os.path.realpath(p) for p in message.get("files", []) if isinstance(p, str)}
         skipped = message.get("skipped") or []
+        if not child.names:
+            return
         self.out.debug(f"standby {child.pid} ready in {(time.monotonic() - child.started) * 1000:.0f} ms"
                        + (f" ({len(skipped)} modules left to the app: {', '.join(skipped[:5])})" if skipped else ""))
 
@@ -350,6 +359,8 @@ class Supervisor:
         child.channel.close()
         self.child = None
         self._cancel_grace()
+        if child.stop_sent is not None:
+            self.out.debug(f"app process {child.pid} stopped {(time.monotonic() - child.stop_sent) * 1000:.1f} ms after it was told to")
         if self.state == STOPPING:
             self.loop.stop()
             return
@@ -389,6 +400,10 @@ class Supervisor:
             self._stop_child()
         elif self.state == WAITING:
             self.state = RESTARTING
+        if self.standby is None and self.state == RESTARTING:
+            # No warm standby: start a bare interpreter now, so its start-up overlaps the quiet
+            # window and the old app's exit too. It runs the target (from scratch) when told to.
+            self._spawn_standby([])
         self._arm_debounce()
 
     def _browser_only(self, paths) -> None:

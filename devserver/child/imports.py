@@ -5,11 +5,13 @@ records the origin of each spec they return and hands the spec back unchanged,
 so the import system itself is not altered.  Modules that were imported before
 it was installed are swept from ``sys.modules`` once.
 
-During start-up the paths are batched (one message instead of hundreds of
-sends on the reload's critical path) until the app listens, exits, fails, or
-``BATCH_SECONDS`` pass (the lifeline thread's clock); after that each import is reported at once.  The
-supervisor treats a newly reported file modified after the app started as a
-change, so nothing saved during the batching window is lost.
+During start-up the paths are batched (one message instead of thousands of
+sends on the reload's critical path) until the app listens, exits or fails;
+meanwhile the lifeline thread sends what has piled up every ``BATCH_SECONDS``
+(an app that never listens still gets its files watched), and stops batching
+once a period passes without imports.  After that each import is reported at once.  The supervisor treats a newly reported file
+modified after the app started as a change, so nothing saved while a batch
+waits is lost.
 
 It also lets other child modules run a function right after a given module has
 been executed (``after_import``), which is how Tornado is patched without
@@ -75,6 +77,25 @@ def end_batching() -> None:
         _batching = False
         pending = list(_pending.items())
         _pending.clear()
+    channel = _channel
+    if channel is not None:
+        for kind, paths in pending:
+            channel.send(kind, paths=paths)
+
+
+def batching() -> bool:
+    return _batching
+
+
+def send_batch() -> None:
+    """The lifeline's periodic flush: send what has piled up and keep batching while imports
+    go on; when nothing new came since the last flush, start-up's imports are over: stop batching."""
+    with _lock:
+        pending = list(_pending.items())
+        _pending.clear()
+    if not pending:
+        end_batching()
+        return
     channel = _channel
     if channel is not None:
         for kind, paths in pending:

@@ -54,8 +54,8 @@ def _start_lifeline(channel: Channel, standby: bool) -> None:
     """Read the supervisor's messages; if it goes away, take the process group down."""
 
     def lifeline() -> None:
-        # Start-up's batch of imported files goes out after a while even if the app never listens
-        # (a standby's window opens when it is told to go).
+        # Start-up's imported files go out in batches until the app listens, even if it never does
+        # (a standby's batches start when it is told to go).
         batch_until = None if standby else time.monotonic() + imports.BATCH_SECONDS
         resignals = 0
         resignal_at = None
@@ -68,8 +68,8 @@ def _start_lifeline(channel: Channel, standby: bool) -> None:
             readable = select.select([channel.sock], [], [], timeout)[0]
             now = time.monotonic()
             if batch_until is not None and now >= batch_until:
-                batch_until = None
-                imports.end_batching()
+                imports.send_batch()
+                batch_until = now + imports.BATCH_SECONDS if imports.batching() else None
             if resignal_at is not None and now >= resignal_at:
                 resignal_at = None
                 resignals += 1
@@ -174,7 +174,7 @@ def _run(mode: str, target: str, args: "list[str]", channel: Channel, options: d
         run = _prepare(mode, target, args, options)
         if standby:
             _preimport_and_wait(channel)
-        channel.send("started", at=time.monotonic(), warm=standby)
+        channel.send("started", at=time.monotonic(), warm=bool(standby and _preimport_names))
         run()
     except SystemExit as exc:
         code = exc.code
