@@ -49,8 +49,9 @@ reloader.  Per app, in this order:
   returns; then ``GET /`` is polled every ~2 ms (a fresh connection each time)
   until the new string is served.  Refused / reset / timed-out requests and
   non-200 answers in that window are counted as *failed requests*.  After the
-  new version is served the script waits ``--settle`` seconds (0.3) so saves do
-  not merge.  A save not served within ``--timeout`` seconds counts as
+  new version is served the script waits ``--settle`` seconds (1.0: a developer
+  does not save again within a second of seeing the result; it also gives
+  tdev's standby, rebuilt after each restart, time to import the libraries).  A save not served within ``--timeout`` seconds counts as
   *missed*, and the next save goes on (default: 1.5 s + 3 x the app's cold
   start, at least 3 s: the slowest reloader here, hupper, takes ~1.7 s and at
   worst ~2.8 s for the heavy app).  For the two Tornado runners a save is also
@@ -62,8 +63,10 @@ reloader.  Per app, in this order:
   stderr goes to a file of its own, and after each save's settle the new lines
   are parsed (``devserver/supervisor.py``; "the change" = when the supervisor
   got the file event): ``new app process PID started X ms after the change``
-  (a cold restart) or ``standby PID told to go X ms after the change`` (a warm
-  one: a standby process that has the app's libraries imported already),
+  or ``pre-started process PID told to go X ms after the change`` (a cold
+  restart; the second: a bare interpreter tdev started when the change came)
+  or ``standby PID told to go X ms after the change`` (a warm one: a standby
+  process that has the app's libraries imported already),
   ``target code running Z ms after the change``, and ``serving again Y ms
   after the change``.  Reported per tdev runner: medians of X, Z and Y (of the
   restart that served each save), how many restarts were warm and how many of
@@ -544,8 +547,10 @@ class LogFollower:
 
 
 # tdev -v (devserver/supervisor.py: _spawn, _on_started, _on_serving); "the change" = when tdev got the file
-# event.  _spawn says "new app process PID started" (cold) or "standby PID told to go" (warm restart).
-TDEV_SPAWN_RE = re.compile(r"(new app process|standby) \d+ (?:started|told to go) ([0-9.]+) ms after the change")
+# event.  _spawn says "new app process PID started" (cold), "pre-started process PID told to go" (cold: a
+# bare interpreter started at the change event) or "standby PID told to go" (warm restart).
+TDEV_SPAWN_RE = re.compile(
+    r"(new app process|pre-started process|standby) \d+ (?:started|told to go) ([0-9.]+) ms after the change")
 TDEV_RUNNING_RE = re.compile(r"target code running ([0-9.]+) ms after the change")
 TDEV_SERVING_RE = re.compile(r"serving again ([0-9.]+) ms after the change")
 STANDBY_WAIT_MS = 50  # warm restart: app code running this much later than the "go" = standby not ready yet
@@ -555,7 +560,7 @@ def parse_tdev_timings(text: str) -> dict:
     spawns = TDEV_SPAWN_RE.findall(text)
     return {
         "spawn_ms": [float(ms) for _, ms in spawns],
-        "spawn_kind": ["cold" if how == "new app process" else "warm" for how, _ in spawns],
+        "spawn_kind": ["warm" if how == "standby" else "cold" for how, _ in spawns],
         "running_ms": [float(x) for x in TDEV_RUNNING_RE.findall(text)],
         "serving_ms": [float(x) for x in TDEV_SERVING_RE.findall(text)],
     }
@@ -1034,8 +1039,8 @@ def _missed_note(saves: list[dict], timeout: float) -> str:
 TORNADO_MISS_NOTE = (
     "- Why Tornado misses saves: its autoreload records each file's mtime at its *first* check, one 500 ms "
     "period after the (re-exec'd) process starts it; a save made before that check becomes the baseline and "
-    "is never noticed (until a later save). With the default `--settle 0.3`, a save right after a Tornado reload "
-    "lands in that window. Saves alternate, so the one after a successful in-place reload is an atomic one: "
+    "is never noticed (until a later save). With a short `--settle` (e.g. 0.3 s), a save right after a "
+    "Tornado reload lands in that window. Saves alternate, so the one after a successful in-place reload is an atomic one: "
     "the misses are about timing, not about the kind of save (with `--settle 0.7` both kinds reload). "
     f"A Tornado save is counted as missed once the old version has been answered for {TORNADO_UNNOTICED:g} s "
     "(three checks) without a failed request: a noticed change re-execs the process at once, which fails GETs. "
@@ -1196,7 +1201,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="run tdev without -v (no spawn / serving timings)")
     parser.add_argument("--cold-runs", type=int, default=5,
                         help="cold starts for the baseline, and runs of each floor command (default 5)")
-    parser.add_argument("--settle", type=float, default=0.3, help="pause after each reload, seconds (default 0.3)")
+    parser.add_argument("--settle", type=float, default=1.0, help="pause after each reload, seconds (default 1.0)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="a save not served within this is missed (default: 1.5 s + 3 x the app's cold start, "
                         "at least 3 s)")
