@@ -19,7 +19,7 @@ import logging
 import os
 import time
 
-from devserver.filters import PathFilter
+from devserver.filters import PathFilter, is_under
 
 # Event types that mean the content may have changed (never opened / closed-without-write).
 _CHANGE_EVENTS = frozenset({"created", "modified", "deleted", "moved", "closed"})
@@ -179,12 +179,24 @@ class Watcher:
             self._schedule_or_fall_back(directory, recursive)
 
     def _want_file_dir(self, path: str, schedule: bool = False) -> None:
-        directory = os.path.dirname(path)
+        directory, recursive = self._watch_for_file(path)
         if self._covered(directory):
             return
-        self._wanted[directory] = False
+        self._wanted[directory] = recursive
         if schedule:
-            self._schedule_or_fall_back(directory, False)
+            self._schedule_or_fall_back(directory, recursive)
+
+    def _watch_for_file(self, path: str) -> "tuple[str, bool]":
+        """The watch that covers one file: its directory, or, for an installed package, the
+        package's top directory, recursively (one watch per package instead of one per
+        subdirectory: a heavy app imports from hundreds of them)."""
+        for site in self.filter.site:
+            if is_under(path, site) and path != site:
+                top = os.path.relpath(path, site).split(os.sep, 1)
+                if len(top) == 1:
+                    return site, False  # a single-file module right in site-packages
+                return os.path.join(site, top[0]), True
+        return os.path.dirname(path), False
 
     def _covered(self, directory: str) -> bool:
         """Already watched: the directory itself, or below a recursive watch."""

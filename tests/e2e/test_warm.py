@@ -152,7 +152,9 @@ def user_site(tmp_path):
 
 def test_a_changed_installed_package_cold_starts_and_rebuilds_the_standby(tdev, tmp_path, port):
     env, site = user_site(tmp_path)
-    write(site / "thirdparty" / "__init__.py", 'VALUE = "t1"\n')
+    write(site / "thirdparty" / "__init__.py", "from thirdparty.sub.deep import VALUE\n")
+    write(site / "thirdparty" / "sub" / "__init__.py", "")
+    write(site / "thirdparty" / "sub" / "deep.py", 'VALUE = "t1"\n')
     project = tmp_path / "project"
     write(project / "app.py", THIRD_PARTY_APP)
     write(project / "version.py", 'VERSION = "v1"\n')
@@ -160,7 +162,7 @@ def test_a_changed_installed_package_cold_starts_and_rebuilds_the_standby(tdev, 
     wait_for_body(port, "v1 t1")
     t.wait_for(r"standby \d+ ready")
 
-    write(site / "thirdparty" / "__init__.py", 'VALUE = "t2"\n')  # e.g. pip install -U, or a debugging edit
+    write(site / "thirdparty" / "sub" / "deep.py", 'VALUE = "t2"\n')  # e.g. pip install -U, or a debugging edit
     wait_for_body(port, "v1 t2")
     t.wait_for(r"an installed package or a pre-imported module changed: cold start")
     t.wait_for(r"target code running [\d.]+ ms after the change \(cold\)")
