@@ -146,9 +146,11 @@ def _on_sigterm(signum, frame) -> None:
         else:
             loop.call_soon_threadsafe(_raise_system_exit)
         return
-    if _inside_import(frame):
-        # Still starting up: an exception raised into the import machinery can be swallowed, and
-        # nothing is served yet. Finish the way a normal exit does, now.
+    if _inside_import(frame) or _inside_loop_setup(frame):
+        # Still starting up: an exception raised into the import machinery can be swallowed, one
+        # raised into asyncio / Tornado while they build the event loop leaves a half-made loop
+        # behind (noisy in its __del__), and nothing is served yet. Finish the way a normal exit
+        # does, now.
         _run_reload_hooks()
         _exit_now(0)
     raise SystemExit(0)
@@ -162,6 +164,19 @@ def _inside_import(frame) -> bool:
         if frame.f_code.co_filename.startswith("<frozen importlib"):
             return True
         frame = frame.f_back
+    return False
+
+
+def _inside_loop_setup(frame) -> bool:
+    """The signal landed in asyncio's or Tornado's own code (no loop is running yet)."""
+    if frame is None:
+        return False
+    filename = frame.f_code.co_filename
+    for name in ("asyncio", "tornado"):
+        package = sys.modules.get(name)
+        where = getattr(package, "__file__", None)
+        if where and filename.startswith(os.path.dirname(where) + os.sep):
+            return True
     return False
 
 
