@@ -66,6 +66,7 @@ class Supervisor:
         self.error_server = ErrorServer()
         self.livereload: "LiveReloadServer | None" = None
         self._child_options: dict = config.child_options()
+        self._child_options["project"] = [config.target.project_root(), *(p for p in config.watch if os.path.isdir(p))]
         self._restarted = False  # the next "serving" is after a restart: browsers reload
         self._browser_timer = None
         self._browser_changes: "list[str]" = []
@@ -258,7 +259,10 @@ class Supervisor:
             elif kind == "serving":
                 self._on_serving(child)
             elif kind == "modules":
-                self._on_modules(child, message.get("modules"))
+                snapshot, cut = message.get("modules"), message.get("environ_cut")
+                if isinstance(snapshot, list) and isinstance(cut, int):
+                    snapshot = snapshot[:cut]  # libraries imported after the app set an env variable
+                self._on_modules(child, snapshot)
             elif kind == "ready":
                 self._on_ready(child, message)
             elif kind == "started":

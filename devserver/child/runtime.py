@@ -92,7 +92,7 @@ def _start_lifeline(channel: Channel, standby: bool) -> None:
                     _preimport_names = [n for n in message.get("names", ()) if isinstance(n, str)]
                     _names_received.set()
                 elif kind == "modules?":
-                    channel.send("modules", modules=_module_snapshot())
+                    channel.send("modules", modules=_module_snapshot(), environ_cut=_environ_cut)
                 else:
                     tornado_hooks.on_message(message)
         # EOF: the supervisor is gone (killed, crashed). Leave no orphan behind.
@@ -189,6 +189,7 @@ def _run(mode: str, target: str, args: "list[str]", channel: Channel, options: d
         run = _prepare(mode, target, args, options)
         if standby:
             _preimport_and_wait(channel)
+        _notice_environ_writes(options.get("project") or ())
         channel.send("started", at=time.monotonic(), warm=bool(standby and _preimport_names))
         run()
     except SystemExit as exc:
@@ -362,6 +363,33 @@ def _rename(name: str) -> "str | None":
         return old
     except OSError:
         return None
+
+
+_environ_cut: "int | None" = None  # len(sys.modules) when the app's own code first set an env variable
+
+
+def _notice_environ_writes(project_dirs) -> None:
+    """Remember how many modules were imported when the app's own code first sets an environment
+    variable: a library imported after that may read it at import time, so a standby (which imports
+    libraries before any of the app's code runs) must not import it ahead of time."""
+    environ = os.environ
+    original = environ.encodevalue  # called by every write (setitem, setdefault, update), not by reads
+    roots = tuple(d.rstrip(os.sep) + os.sep for d in project_dirs if isinstance(d, str))
+
+    def encodevalue(value):
+        global _environ_cut
+        frame = sys._getframe(1)
+        while frame is not None and (frame.f_code.co_filename.startswith("<frozen")
+                                     or os.path.basename(frame.f_code.co_filename) in ("os.py", "_collections_abc.py")):
+            frame = frame.f_back
+        filename = frame.f_code.co_filename if frame is not None else ""
+        if filename.startswith(roots) and "-packages" + os.sep not in filename:
+            _environ_cut = len(sys.modules)
+            environ.encodevalue = original  # once is enough
+        return original(value)
+
+    if roots:
+        environ.encodevalue = encodevalue
 
 
 def _module_snapshot() -> "list[list[str]]":

@@ -226,3 +226,23 @@ def test_standby_is_gone_with_tdev(tdev, hello_app, port):
     from tests.conftest import pid_alive
 
     wait_until(lambda: not any(pid_alive(p) for p in standby), timeout=3, message="the standby gone with tdev")
+
+
+def test_a_library_imported_after_the_app_sets_an_env_variable_is_not_preimported(tdev, tmp_path, port):
+    # Cold: the app sets MODE, then imports a library that reads MODE at import time. A standby that
+    # imported that library before the app's code ran would give it "unset".
+    env, site = user_site(tmp_path)
+    write(site / "envlib" / "__init__.py", 'import os\nMODE = os.environ.get("TDEV_TEST_MODE", "unset")\n')
+    write(site / "thirdparty" / "__init__.py", 'VALUE = "t1"\n')
+    project = tmp_path / "project"
+    app = THIRD_PARTY_APP.replace("    import thirdparty\n",
+                                  '    import thirdparty\n    import os\n    os.environ["TDEV_TEST_MODE"] = "set"\n'
+                                  "    import envlib\n")
+    write(project / "app.py", app.replace('f"{version.VERSION} {thirdparty.VALUE}"', 'f"{version.VERSION} {envlib.MODE}"'))
+    write(project / "version.py", 'VERSION = "v1"\n')
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=project, env=env)
+    wait_for_body(port, "v1 set")
+    t.wait_for(r"standby \d+ ready")
+    write(project / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2 set")
+    t.wait_for(r"\(warm\)")  # still warm: tornado and what came before are pre-imported
