@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 from devserver.config import RunConfig
 from devserver.filters import PathFilter, is_ignored_dir_name
-from devserver.output import QUIET, use_colour
+from devserver.output import QUIET, display_path, use_colour
 from devserver.process import raise_open_files_limit, spawn
 from devserver.sockets import HeldSockets, socket_urls
 
@@ -36,7 +36,7 @@ class SyntaxProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{_display(self.path)}:{self.line}:{self.col}: {self.message}"
+        return f"{display_path(self.path)}:{self.line}:{self.col}: {self.message}"
 
 
 @dataclass
@@ -82,7 +82,7 @@ def python_files(roots: "list[str]", ignore: "tuple[str, ...]" = (), unreadable=
 
         def on_error(exc: OSError) -> None:
             if unreadable is not None:
-                unreadable.append(f"{_display(exc.filename or root)}: {exc.strerror or exc}")
+                unreadable.append(f"{display_path(exc.filename or root)}: {exc.strerror or exc}")
 
         for directory, dirs, files in os.walk(root, onerror=on_error):
             dirs[:] = sorted(
@@ -104,7 +104,7 @@ def compile_file(path: str) -> "SyntaxProblem | str | None":
         with open(path, "rb") as f:
             source = f.read()
     except OSError as exc:
-        return f"{_display(path)}: cannot read: {exc.strerror or exc}"
+        return f"{display_path(path)}: cannot read: {exc.strerror or exc}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SyntaxWarnings are not failures
         try:
@@ -370,7 +370,7 @@ def run_check(config: RunConfig) -> int:
 def to_json(result: CheckResult) -> dict:
     data = asdict(result)
     for problem in data["syntax_errors"]:
-        problem["path"] = _display(problem["path"])
+        problem["path"] = display_path(problem["path"])
     return data
 
 
@@ -410,10 +410,3 @@ def print_summary(result: CheckResult, verbosity: int) -> None:
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
 
-
-def _display(path: str) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel

@@ -10,6 +10,15 @@ import sys
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 
 
+def display_path(path: str) -> str:
+    """Relative to the working directory when below it, else absolute."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
 def use_colour(stream) -> bool:
     if os.environ.get("NO_COLOR"):
         return False

@@ -20,6 +20,7 @@ is WAITING (``errorpage``); the browser live-reload WebSocket (``livereload``).
 """
 
 import asyncio
+import functools
 import os
 import signal
 import sys
@@ -31,7 +32,7 @@ from devserver.debounce import Debouncer
 from devserver.errorpage import AppError, ErrorServer
 from devserver.filters import PathFilter, own_dir, site_dirs, system_dirs
 from devserver.livereload import LiveReloadServer, script as livereload_script
-from devserver.output import Output
+from devserver.output import Output, display_path
 from devserver.process import Child, raise_open_files_limit, spawn
 from devserver.sockets import HeldSockets, describe_key, socket_urls
 from devserver.warm import must_cold_start, preimport_names
@@ -76,6 +77,7 @@ class Supervisor:
         self._standby_names: "list[str]" = []
         self._warm_off: "str | None" = None if config.warm else "--no-warm"
         self._standby_failures = 0
+        self._realpath = functools.lru_cache(maxsize=None)(os.path.realpath)  # the same modules, every restart
         self.filter = self._build_filter()
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
 
@@ -174,7 +176,8 @@ class Supervisor:
         """The serving app's modules: (re)build the standby if what it should pre-import changed."""
         if child is not self.child or self._warm_off or self.state == STOPPING:
             return
-        names, reason = preimport_names(snapshot if isinstance(snapshot, list) else [], self.filter.is_library)
+        names, reason = preimport_names(snapshot if isinstance(snapshot, list) else [], self.filter.is_library,
+                                        self._realpath)
         if reason:
             self._warm_off = reason
             self.out.info(f"warm restarts off: {reason}")
@@ -460,7 +463,7 @@ class Supervisor:
         changed, self.changed = self.changed, []
         self.out.change(f"{_describe_changes(changed)} — restarting")
         if len(changed) > 3:
-            self.out.debug("changed: " + ", ".join(_display_path(p) for p in changed))
+            self.out.debug("changed: " + ", ".join(display_path(p) for p in changed))
         self._restarted = True
         self._spawn(changed)
 
@@ -524,17 +527,8 @@ class Supervisor:
             self._stop_child()
 
 
-def _display_path(path: str) -> str:
-    """Relative to the working directory when below it, else absolute."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
-
-
 def _describe_changes(paths: "list[str]") -> str:
-    shown = [_display_path(p) for p in paths[:3]]
+    shown = [display_path(p) for p in paths[:3]]
     more = len(paths) - len(shown)
     text = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
     return f"{text} changed"

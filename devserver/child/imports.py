@@ -75,12 +75,19 @@ def end_batching() -> None:
     global _batching
     with _lock:
         _batching = False
+    _send_pending()
+
+
+def _send_pending() -> bool:
+    """Send the reports collected so far; False when there were none."""
+    with _lock:
         pending = list(_pending.items())
         _pending.clear()
     channel = _channel
     if channel is not None:
         for kind, paths in pending:
             channel.send(kind, paths=paths)
+    return bool(pending)
 
 
 def batching() -> bool:
@@ -90,16 +97,8 @@ def batching() -> bool:
 def send_batch() -> None:
     """The lifeline's periodic flush: send what has piled up and keep batching while imports
     go on; when nothing new came since the last flush, start-up's imports are over: stop batching."""
-    with _lock:
-        pending = list(_pending.items())
-        _pending.clear()
-    if not pending:
+    if not _send_pending():
         end_batching()
-        return
-    channel = _channel
-    if channel is not None:
-        for kind, paths in pending:
-            channel.send(kind, paths=paths)
 
 
 def start_batching() -> None:
