@@ -230,6 +230,10 @@ async def start_and_ask(config: RunConfig, result: CheckResult) -> None:
             result.failure = f"cannot start the app: {exc}"
             return
         result.started = True
+        # Binding the app's sockets uses Tornado's netutil: import it while the app starts, not when
+        # the app's bind request is already waiting for the answer.
+        import tornado.netutil  # noqa: F401
+
         await asyncio.wait({app.serving, app.exited}, timeout=check.timeout, return_when=asyncio.FIRST_COMPLETED)
         result.notes.extend(app.sockets.moved)
         if not app.serving.done():
