@@ -13,11 +13,18 @@ child -> supervisor
                 ``bind_unix_socket``'s arguments: asks for listening sockets
     ``serving`` the app's event loop runs with its servers accepting
     ``info``    ``msg``: a line the supervisor prints (once per session)
+    ``started`` ``at`` (time.monotonic), ``warm``: the target's first line is about to run
+    ``modules`` ``modules``: [name, file] of ``sys.modules`` in import order; ``environ_cut``:
+                how many were imported when the app's code first set an environment variable
+    ``ready``   a standby imported what it was asked to: ``files`` of its modules, ``skipped``
 
 supervisor -> child
     ``bound``   ``id``, and ``nfds`` descriptors passed along (SCM_RIGHTS),
                 or ``errno`` + ``error``: the answer to ``bind``
     ``stop``    the supervisor is stopping the app: run reload hooks on exit
+    ``modules?`` send a ``modules`` message (asked once the app serves)
+    ``preimport`` ``names``: a standby's modules to import before it waits
+    ``go``      a standby runs the target now
 
 A message that carries descriptors says how many (``nfds``); the receiver
 hands them out, in order, as ``message["fds"]``.
