@@ -168,15 +168,20 @@ def _inside_import(frame) -> bool:
 
 
 def _inside_loop_setup(frame) -> bool:
-    """The signal landed in asyncio's or Tornado's own code (no loop is running yet)."""
-    if frame is None:
-        return False
-    filename = frame.f_code.co_filename
+    """asyncio or Tornado is on the stack while no loop runs yet: building or starting the event loop
+    (the signal itself may land in whatever they call: selectors, socket, threading...)."""
+    dirs = []
     for name in ("asyncio", "tornado"):
-        package = sys.modules.get(name)
-        where = getattr(package, "__file__", None)
-        if where and filename.startswith(os.path.dirname(where) + os.sep):
+        where = getattr(sys.modules.get(name), "__file__", None)
+        if where:
+            dirs.append(os.path.dirname(where) + os.sep)
+    if not dirs:
+        return False
+    prefixes = tuple(dirs)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(prefixes):
             return True
+        frame = frame.f_back
     return False
 
 
