@@ -85,6 +85,25 @@ def http_request(port=None, path="/", headers=None, host="127.0.0.1", timeout=3.
         conn.close()
 
 
+def wait_for_response(predicate, *args, timeout: float = 10.0, what: str = "a response", **kwargs):
+    """Poll ``http_request(*args, **kwargs)`` until ``predicate(status, headers, body)``; returns the response."""
+    last = None
+
+    def matching():
+        nonlocal last
+        try:
+            last = http_request(*args, timeout=1.0, **kwargs)
+        except (OSError, http.client.HTTPException) as exc:
+            last = exc
+            return None
+        return last if predicate(*last) else None
+
+    try:
+        return wait_until(matching, timeout=timeout, message=what)
+    except AssertionError:
+        raise AssertionError(f"never got {what} within {timeout}s from {args} {kwargs}; last: {last!r}") from None
+
+
 def wait_for_body(port: int, expected: str, timeout: float = 15.0, path: str = "/") -> str:
     """Poll until GET returns a body containing ``expected``; returns the body."""
     deadline = time.monotonic() + timeout

@@ -3,7 +3,6 @@
 
 import datetime
 import html
-import http.client
 import json
 import os
 import re
@@ -13,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import PYTHON, free_port, http_request, wait_for_body, write
+from tests.conftest import PYTHON, free_port, http_request, wait_for_body, wait_for_response, write
 
 # -- helpers -------------------------------------------------------------------------------------
 
@@ -25,20 +24,6 @@ CURL = {"Accept": "*/*", "User-Agent": "curl/8.5.0"}
 
 
 request = http_request
-
-
-def wait_for_response(predicate, port, path="/", headers=None, host="127.0.0.1", timeout=10.0, what="a response"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = request(port, path, headers, host, timeout=1.0)
-            if predicate(*last):
-                return last
-        except (OSError, http.client.HTTPException) as exc:
-            last = exc
-        time.sleep(0.02)
-    raise AssertionError(f"never got {what} within {timeout}s on {host}:{port}{path}; last: {last!r}")
 
 
 def is_error_page(status, headers, body) -> bool:

@@ -248,6 +248,22 @@ def test_inotify_queue_overflow_in_a_huge_burst(tdev, hello_app, port, layout):
     assert_no_crash(t)
 
 
+# The app both slow-start apps below run once they are past their slow part.
+SERVE_VERSION = """
+    class MainHandler(tornado.web.RequestHandler):
+        def get(self):
+            self.write(version.VERSION)
+
+
+    async def main():
+        tornado.web.Application([(r"/", MainHandler)]).listen(int(sys.argv[1]), address="127.0.0.1")
+        await asyncio.Event().wait()
+
+
+    asyncio.run(main())
+"""
+
+
 SLOW_ASYNCIO_IMPORT_APP = """
     import sys
     import time
@@ -274,18 +290,7 @@ SLOW_ASYNCIO_IMPORT_APP = """
     import tornado.web
 
 
-    class MainHandler(tornado.web.RequestHandler):
-        def get(self):
-            self.write(version.VERSION)
-
-
-    async def main():
-        tornado.web.Application([(r"/", MainHandler)]).listen(int(sys.argv[1]), address="127.0.0.1")
-        await asyncio.Event().wait()
-
-
-    asyncio.run(main())
-"""
+""" + SERVE_VERSION
 
 
 @linux_only
@@ -328,18 +333,7 @@ SLOW_LOOP_APP = """
     selectors.DefaultSelector = SlowSelector
 
 
-    class MainHandler(tornado.web.RequestHandler):
-        def get(self):
-            self.write(version.VERSION)
-
-
-    async def main():
-        tornado.web.Application([(r"/", MainHandler)]).listen(int(sys.argv[1]), address="127.0.0.1")
-        await asyncio.Event().wait()
-
-
-    asyncio.run(main())
-"""
+""" + SERVE_VERSION
 
 
 @linux_only

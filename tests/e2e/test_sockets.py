@@ -14,27 +14,12 @@ import time
 
 import pytest
 
-from tests.conftest import PYTHON, free_port, http_request, wait_for_body, wait_until, write
+from tests.conftest import PYTHON, free_port, http_request, wait_for_body, wait_for_response, wait_until, write
 
 # -- helpers -------------------------------------------------------------------------------------
 
 
 request = http_request
-
-
-def wait_for_response(predicate, timeout=10.0, what="a matching response", **kwargs):
-    """Poll ``request(**kwargs)`` until ``predicate(status, headers, body)``; returns the response."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = request(timeout=1.0, **kwargs)
-            if predicate(*last):
-                return last
-        except (OSError, http.client.HTTPException) as exc:
-            last = exc
-        time.sleep(0.02)
-    raise AssertionError(f"never got {what} within {timeout}s from {kwargs}; last: {last!r}")
 
 
 def refused(port: int, host: str = "127.0.0.1") -> bool:
