@@ -129,6 +129,10 @@ class PathFilter:
         old = self.trees.get(root, ())
         self.trees[root] = tuple(dict.fromkeys(old + tuple(patterns)))
 
+    def ignore_dir(self, path: str) -> None:
+        """Never watch below ``path`` (e.g. a virtualenv found by its ``pyvenv.cfg``)."""
+        self.ignored_dirs.add(path)
+
     def add_file(self, path: str) -> bool:
         """Add an explicit file; False when it is not worth watching (stdlib, site-packages, known)."""
         if path in self.files or self.is_system(path):

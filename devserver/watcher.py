@@ -39,6 +39,7 @@ class Watcher:
         self._watches: "dict[str, tuple[bool, object]]" = {}  # dir -> (recursive, watchdog watch)
         self._wanted: "dict[str, bool]" = {}  # dir -> recursive: what we want watched, whatever the backend
         self._handler = _Handler(self)
+        self._logs = _WatchdogLogs(self._on_watchdog_log)
         self.problems: "set[str]" = set()
         self.overflowed = False
         # Files modified and not closed yet (inotify only): a writer may be half-way through a save.
@@ -46,9 +47,9 @@ class Watcher:
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
-        _route_watchdog_logs(self)
+        self._logs.attach()
         for root in list(self.filter.trees):
-            for directory, recursive in plan_tree(root, self.filter, self._note_problem):
+            for directory, recursive in self._plan(root):
                 self._wanted[directory] = recursive
         for path in list(self.filter.files):
             self._want_file_dir(path)
@@ -78,6 +79,7 @@ class Watcher:
             self.on_change(list(self.filter.trees) or list(self.filter.files)[:1])
 
     def stop(self) -> None:
+        self._logs.detach()
         observer, self._observer = self._observer, None
         if observer is not None:
             observer.stop()
@@ -158,6 +160,13 @@ class Watcher:
                 continue
             yield entry
 
+    def _on_watchdog_log(self, message: str) -> None:
+        """A warning logged by watchdog (on its thread): an overflow is acted on, the rest shown under -v."""
+        if "overflow" in message.lower():
+            self.post(self._on_overflow)
+        else:
+            self.post(self._note_problem, f"watchdog: {message}")
+
     def _note_problem(self, message: str) -> None:
         if message not in self.problems:
             self.problems.add(message)
@@ -178,9 +187,16 @@ class Watcher:
         """Watch one more directory tree (already added to the filter), unless it is covered."""
         if self._covered(root) or self._observer is None:
             return
-        for directory, recursive in plan_tree(root, self.filter, self._note_problem):
+        for directory, recursive in self._plan(root):
             self._wanted[directory] = recursive
             self._schedule_or_fall_back(directory, recursive)
+
+    def _plan(self, root: str) -> "list[tuple[str, bool]]":
+        """``plan_tree`` for ``root``; the virtualenvs it finds are ignored from now on."""
+        plan, virtualenvs = plan_tree(root, self.filter, self._note_problem)
+        for directory in virtualenvs:
+            self.filter.ignore_dir(directory)
+        return plan
 
     def _want_file_dir(self, path: str, schedule: bool = False) -> None:
         directory, recursive = self._watch_for_file(path)
@@ -318,50 +334,45 @@ class _Handler:
 
 
 class _WatchdogLogs(logging.Handler):
-    """watchdog's own log records: an overflow warning is acted on, the rest go to ``-v`` output."""
+    """Routes watchdog's own warnings to one watcher's callback instead of the terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, report) -> None:
         super().__init__(logging.WARNING)
-        self.watcher: "Watcher | None" = None
+        self.report = report  # report(message), called on the logging thread
 
     def emit(self, record: logging.LogRecord) -> None:
-        watcher = self.watcher
-        if watcher is None:
-            return
         try:
-            message = record.getMessage()
-            if "overflow" in message.lower():
-                watcher.post(watcher._on_overflow)
-            else:
-                watcher._note_problem(f"watchdog: {message}")
+            self.report(record.getMessage())
         except Exception:
             pass
 
-
-_watchdog_logs = _WatchdogLogs()
-
-
-def _route_watchdog_logs(watcher: "Watcher") -> None:
-    logger = logging.getLogger("watchdog")
-    _watchdog_logs.watcher = watcher
-    if _watchdog_logs not in logger.handlers:
-        logger.addHandler(_watchdog_logs)
+    def attach(self) -> None:
+        logger = logging.getLogger("watchdog")
+        if self not in logger.handlers:
+            logger.addHandler(self)
         logger.propagate = False  # no raw "WARNING:watchdog..." lines on the terminal
+
+    def detach(self) -> None:
+        logging.getLogger("watchdog").removeHandler(self)
 
 
 def _text(path) -> str:
     return os.fsdecode(path) if isinstance(path, bytes) else path
 
 
-def plan_tree(root: str, path_filter: PathFilter, on_problem=lambda message: None) -> "list[tuple[str, bool]]":
-    """Which directories to watch under ``root``, and whether recursively.
+def plan_tree(
+    root: str, path_filter: PathFilter, on_problem=lambda message: None
+) -> "tuple[list[tuple[str, bool]], list[str]]":
+    """Which directories to watch under ``root``, and whether recursively; and the virtualenvs found.
 
     A directory with no ignored directory anywhere below it is watched
     recursively; one that has is watched one level only and its children are
     planned the same way.  ``__pycache__`` alone does not split a tree (it is
     everywhere and small).  Symlinked directories are not followed (no loops),
-    unreadable ones are reported once through ``on_problem``.
+    unreadable ones are reported once through ``on_problem``.  Virtualenvs
+    (found by their ``pyvenv.cfg``) are left out and returned, for the caller to ignore.
     """
+    virtualenvs: "list[str]" = []
     children: "dict[str, list[str]]" = {}
     heavy: "dict[str, bool]" = {}
     order = []
@@ -381,9 +392,11 @@ def plan_tree(root: str, path_filter: PathFilter, on_problem=lambda message: Non
                         continue
                     if entry.name == "__pycache__":
                         continue
-                    if path_filter.is_ignored_dir(entry.path) or _is_virtualenv(entry.path):
-                        if _is_virtualenv(entry.path):
-                            path_filter.ignored_dirs.add(entry.path)
+                    if path_filter.is_ignored_dir(entry.path):
+                        split = True
+                        continue
+                    if _is_virtualenv(entry.path):
+                        virtualenvs.append(entry.path)
                         split = True
                         continue
                     kids.append(entry.path)
@@ -408,7 +421,7 @@ def plan_tree(root: str, path_filter: PathFilter, on_problem=lambda message: Non
 
     if os.path.isdir(root):
         emit(root)
-    return plan
+    return plan, virtualenvs
 
 
 def _is_virtualenv(directory: str) -> bool:

@@ -106,7 +106,7 @@ def test_nested_trees_use_the_most_specific_patterns():
 
 def test_virtualenvs_found_by_marker_are_ignored():
     f = make()
-    f.ignored_dirs.add(f"{ROOT}/myenv")
+    f.ignore_dir(f"{ROOT}/myenv")
     assert not f.matches(f"{ROOT}/myenv/lib/x.py")
     assert f.is_ignored_dir(f"{ROOT}/myenv")
 

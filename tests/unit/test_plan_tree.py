@@ -13,8 +13,8 @@ def plan(root):
     f = PathFilter()
     f.add_tree(str(root), ("*.py",))
     problems = []
-    result = plan_tree(str(root), f, problems.append)
-    return {os.path.relpath(p, root): r for p, r in result}, f, problems
+    result, virtualenvs = plan_tree(str(root), f, problems.append)
+    return {os.path.relpath(p, root): r for p, r in result}, virtualenvs, problems
 
 
 def test_a_clean_tree_is_one_recursive_watch(tmp_path):
@@ -33,9 +33,9 @@ def test_big_ignored_directories_split_the_tree(tmp_path):
 def test_virtualenvs_are_found_by_their_marker(tmp_path):
     tree(tmp_path, "myenv/lib/python3/site-packages/pkg", "app")
     (tmp_path / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
-    result, f, _ = plan(tmp_path)
+    result, virtualenvs, _ = plan(tmp_path)
     assert result == {".": False, "app": True}
-    assert str(tmp_path / "myenv") in f.ignored_dirs
+    assert virtualenvs == [str(tmp_path / "myenv")]
 
 
 def test_symlink_loops_are_not_followed(tmp_path):
