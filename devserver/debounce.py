@@ -19,8 +19,8 @@ class Debouncer:
         self.quiet = quiet
         self.max_wait = max(max_wait, quiet)
         self.burst_extra = burst_extra
-        self.first: "float | None" = None
-        self.last: "float | None" = None
+        self.first: float | None = None
+        self.last: float | None = None
         self.events = 0
 
     @property
@@ -39,7 +39,7 @@ class Debouncer:
 
     def deadline(self) -> "float | None":
         """The time at which the burst is over, or None when nothing is pending."""
-        if self.first is None:
+        if self.first is None or self.last is None:
             return None
         return min(self.last + self.window(), self.first + self.max_wait)
 

@@ -11,6 +11,10 @@ import datetime
 import html
 import ipaddress
 import socket
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tornado.httpserver import HTTPServer
 
 HEADER = "X-Tdev"
 
@@ -78,8 +82,8 @@ class ErrorServer:
     """A Tornado HTTP server on duplicates of the held sockets, on the supervisor's loop."""
 
     def __init__(self) -> None:
-        self.error: "AppError | None" = None
-        self._server = None
+        self.error: AppError | None = None
+        self._server: HTTPServer | None = None
 
     @property
     def running(self) -> bool:
@@ -114,7 +118,7 @@ def _application(owner: ErrorServer):
     class ErrorHandler(tornado.web.RequestHandler):
         def prepare(self) -> None:
             self.set_header("Cache-Control", "no-store")
-            context = self.request.connection.context
+            context = getattr(self.request.connection, "context", None)
             local = getattr(context, "address_family", None) == getattr(socket, "AF_UNIX", None)
             if not (local or is_loopback(self.request.remote_ip or "")):
                 self.clear_header("Server")  # nothing about what runs here

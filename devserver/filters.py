@@ -116,14 +116,14 @@ class PathFilter:
 
     def __init__(self, ignore: "tuple[str, ...]" = (), system: "tuple[str, ...]" = (),
                  site: "tuple[str, ...]" = (), own: "tuple[str, ...]" = ()) -> None:
-        self.trees: "dict[str, tuple[str, ...]]" = {}
-        self.files: "set[str]" = set()
+        self.trees: dict[str, tuple[str, ...]] = {}
+        self.files: set[str] = set()
         self.ignore = tuple(ignore)
         self.system = tuple(system)
         self.site = tuple(site)
         self.own = tuple(own)
-        self.ignored_dirs: "set[str]" = set()  # e.g. virtualenvs found by their pyvenv.cfg
-        self.assets: "dict[str, bool]" = {}  # template/static dir -> read live by the app (no restart needed)
+        self.ignored_dirs: set[str] = set()  # e.g. virtualenvs found by their pyvenv.cfg
+        self.assets: dict[str, bool] = {}  # template/static dir -> read live by the app (no restart needed)
 
     def add_tree(self, root: str, patterns: "tuple[str, ...]") -> None:
         old = self.trees.get(root, ())

@@ -9,9 +9,13 @@ Only pages served from a loopback origin may connect.
 """
 
 import json
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from devserver.errorpage import is_loopback
+
+if TYPE_CHECKING:
+    from tornado.httpserver import HTTPServer
 
 PATH = "/__tdev__/livereload"
 
@@ -43,8 +47,8 @@ class LiveReloadServer:
     """Tornado's WebSocketHandler on 127.0.0.1, on an ephemeral port, on the supervisor's loop."""
 
     def __init__(self) -> None:
-        self.clients: "set" = set()
-        self._server = None
+        self.clients: set = set()
+        self._server: HTTPServer | None = None
         self.url = ""
 
     def start(self, host: str = "127.0.0.1") -> str:

@@ -18,6 +18,7 @@ import errno
 import logging
 import os
 import time
+from typing import Any
 
 from devserver.filters import PathFilter, is_under
 
@@ -35,15 +36,15 @@ class Watcher:
         self.output = output
         self.poll = poll
         self.backend = "polling" if poll else "native"
-        self._observer = None
-        self._watches: "dict[str, tuple[bool, object]]" = {}  # dir -> (recursive, watchdog watch)
-        self._wanted: "dict[str, bool]" = {}  # dir -> recursive: what we want watched, whatever the backend
+        self._observer: Any = None  # a watchdog observer (native or polling) while watching
+        self._watches: dict[str, tuple[bool, object]] = {}  # dir -> (recursive, watchdog watch)
+        self._wanted: dict[str, bool] = {}  # dir -> recursive: what we want watched, whatever the backend
         self._handler = _Handler(self)
         self._logs = _WatchdogLogs(self._on_watchdog_log)
-        self.problems: "set[str]" = set()
+        self.problems: set[str] = set()
         self.overflowed = False
         # Files modified and not closed yet (inotify only): a writer may be half-way through a save.
-        self.writing: "dict[str, float]" = {}
+        self.writing: dict[str, float] = {}
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -244,7 +245,7 @@ class Watcher:
         if self._observer is None or self.poll:
             return
         if event_type == "created" or (event_type == "moved" and dest):
-            new = dest if event_type == "moved" else path
+            new = dest if event_type == "moved" and dest else path
             parent = os.path.dirname(new)
             if self._wanted.get(parent) is False and self.filter.tree_of(parent) is not None:
                 if new not in self._wanted and not self.filter.is_ignored_dir(new):
@@ -372,37 +373,19 @@ def plan_tree(
     unreadable ones are reported once through ``on_problem``.  Virtualenvs
     (found by their ``pyvenv.cfg``) are left out and returned, for the caller to ignore.
     """
-    virtualenvs: "list[str]" = []
-    children: "dict[str, list[str]]" = {}
-    heavy: "dict[str, bool]" = {}
+    virtualenvs: list[str] = []
+    children: dict[str, list[str]] = {}
+    heavy: dict[str, bool] = {}
     order = []
     stack = [root]
     while stack:
         directory = stack.pop()
         order.append(directory)
-        kids = []
-        split = False
         try:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    try:
-                        if not entry.is_dir(follow_symlinks=False):
-                            continue
-                    except OSError:
-                        continue
-                    if entry.name == "__pycache__":
-                        continue
-                    if path_filter.is_ignored_dir(entry.path):
-                        split = True
-                        continue
-                    if _is_virtualenv(entry.path):
-                        virtualenvs.append(entry.path)
-                        split = True
-                        continue
-                    kids.append(entry.path)
+            kids, split = _subdirectories(directory, path_filter, virtualenvs)
         except OSError as exc:
             on_problem(f"cannot read directory {directory}: {exc.strerror or exc}")
-            split = True  # do not let the backend walk into it either
+            kids, split = [], True  # do not let the backend walk into it either
         children[directory] = kids
         heavy[directory] = split
         stack.extend(kids)
@@ -422,6 +405,28 @@ def plan_tree(
     if os.path.isdir(root):
         emit(root)
     return plan, virtualenvs
+
+
+def _subdirectories(directory: str, path_filter: PathFilter, virtualenvs: "list[str]") -> "tuple[list[str], bool]":
+    """The subdirectories of ``directory`` to plan, and whether an ignored one (or a virtualenv,
+    appended to ``virtualenvs``) splits it.  Raises OSError when it cannot be read."""
+    kids = []
+    split = False
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            try:
+                if not entry.is_dir(follow_symlinks=False) or entry.name == "__pycache__":
+                    continue
+            except OSError:
+                continue
+            if path_filter.is_ignored_dir(entry.path):
+                split = True
+            elif _is_virtualenv(entry.path):
+                virtualenvs.append(entry.path)
+                split = True
+            else:
+                kids.append(entry.path)
+    return kids, split
 
 
 def _is_virtualenv(directory: str) -> bool:
