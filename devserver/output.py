@@ -5,16 +5,27 @@ but ``0``/``false``) forces it on; otherwise colour follows ``isatty()``.
 """
 
 import os
+import re
 import sys
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 
+# C0 and C1 control characters: a file name with a newline or an escape sequence must not split
+# tdev's one-line messages or reach the terminal as a command.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\\n``, ``\\x1b``), on one line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
 
 def display_path(path: str) -> str:
-    """Relative to the working directory when below it, else absolute."""
+    """Relative to the working directory when below it, else absolute (also when the working
+    directory itself was removed)."""
     try:
         rel = os.path.relpath(path)
-    except ValueError:
+    except (ValueError, OSError):  # another drive; or the cwd no longer exists
         return path
     return path if rel.startswith("..") else rel
 
@@ -34,7 +45,7 @@ def use_colour(stream) -> bool:
 class Output:
     def __init__(self, verbosity: int = NORMAL, stream=None) -> None:
         self.verbosity = verbosity
-        self.stream = stream if stream is not None else sys.stderr
+        self.stream = stream if stream is not None else sys.stderr  # None: stderr closed (2>&-)
         self.colour = use_colour(self.stream)
         self._styles = {}
         if self.colour:
@@ -55,6 +66,9 @@ class Output:
             }
 
     def _write(self, kind: str, message: str) -> None:
+        if self.stream is None:
+            return  # nowhere to write: dropped
+        message = printable(message)
         if self.colour:
             s = self._styles
             line = f"{s['prefix']}[tdev]{s['reset']} {s[kind]}{message}{s['reset']}"
