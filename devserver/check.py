@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import sys
 import time
 import warnings
@@ -75,7 +76,7 @@ def python_files(roots: "list[str]", ignore: "tuple[str, ...]" = (), unreadable=
     seen = set()
     for root in roots:
         if os.path.isfile(root):
-            if root.endswith(".py") and root not in seen:
+            if root.endswith(".py") and root not in seen and _is_regular(root):
                 seen.add(root)
                 yield root
             continue
@@ -93,9 +94,18 @@ def python_files(roots: "list[str]", ignore: "tuple[str, ...]" = (), unreadable=
             )
             for name in sorted(files):
                 path = os.path.join(directory, name)
-                if name.endswith(".py") and path not in seen and not path_filter.is_ignored(path, root):
+                if (name.endswith(".py") and path not in seen and not path_filter.is_ignored(path, root)
+                        and _is_regular(path)):
                     seen.add(path)
                     yield path
+
+
+def _is_regular(path: str) -> bool:
+    """A regular file (through symlinks): a FIFO or a socket named ``*.py`` would block ``open``."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # let compile_file report why it cannot be read
 
 
 def compile_file(path: str) -> "SyntaxProblem | str | None":

@@ -1,0 +1,25 @@
+"""Which files ``tdev check`` compiles: regular ``*.py`` files only (a FIFO would block it forever)."""
+
+import os
+import socket
+
+from devserver.check import python_files
+
+
+def test_fifos_and_sockets_named_py_are_skipped(tmp_path):
+    (tmp_path / "app.py").write_text("x = 1\n")
+    os.mkfifo(tmp_path / "pipe.py")
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(tmp_path / "sock.py"))
+        found = list(python_files([str(tmp_path)]))
+        assert found == [str(tmp_path / "app.py")]
+        assert list(python_files([str(tmp_path / "pipe.py")])) == []
+    finally:
+        server.close()
+
+
+def test_a_symlink_to_a_regular_file_counts(tmp_path):
+    (tmp_path / "real.txt").write_text("x = 1\n")
+    os.symlink(tmp_path / "real.txt", tmp_path / "link.py")
+    assert list(python_files([str(tmp_path)])) == [str(tmp_path / "link.py")]
