@@ -39,6 +39,7 @@ class Watcher:
         self._observer: Any = None  # a watchdog observer (native or polling) while watching
         self._watches: dict[str, tuple[bool, object]] = {}  # dir -> (recursive, watchdog watch)
         self._wanted: dict[str, bool] = {}  # dir -> recursive: what we want watched, whatever the backend
+        self._lost: dict[str, bool] = {}  # a wanted dir that is gone -> recursive: watched again when back
         self._handler = _Handler(self)
         self._logs = _WatchdogLogs(self._on_watchdog_log)
         self.problems: set[str] = set()
@@ -52,6 +53,8 @@ class Watcher:
         for root in list(self.filter.trees):
             for directory, recursive in self._plan(root):
                 self._wanted[directory] = recursive
+            if not os.path.isdir(root):
+                self._wanted[root] = True  # scheduling it finds it missing: waited for
         for path in list(self.filter.files):
             self._want_file_dir(path)
         self._start_observer()
@@ -64,6 +67,7 @@ class Watcher:
         old = self._observer
         self._observer, self._watches = None, {}
         self._wanted.clear()
+        self._lost.clear()
         self.start()
         if old is not None:
             try:
@@ -143,6 +147,9 @@ class Watcher:
             except TypeError:  # a watchdog without event filters
                 watch = self._observer.schedule(self._handler, directory, recursive=recursive)
         except FileNotFoundError:
+            self._wanted.pop(directory, None)
+            self._lost[directory] = recursive
+            self._watch_nearest_ancestor(directory, self._schedule)
             return
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EMFILE) and not self.poll:
@@ -241,27 +248,75 @@ class Watcher:
             self._start_polling()
 
     def _directory_event(self, event_type: str, path: str, dest: "str | None") -> None:
-        """Keep the plan true when directories come and go below a one-level watch (loop thread)."""
-        if self._observer is None or self.poll:
+        """Keep the plan true when directories come and go (loop thread): a new directory below a
+        one-level watch gets its own watch; a watched directory that goes is waited for, and
+        watched again when it comes back (a branch switch, ``rm -rf pkg && cp -r ...``)."""
+        if self._observer is None:
             return
         if event_type == "created" or (event_type == "moved" and dest):
             new = dest if event_type == "moved" and dest else path
-            parent = os.path.dirname(new)
-            if self._wanted.get(parent) is False and self.filter.tree_of(parent) is not None:
-                if new not in self._wanted and not self.filter.is_ignored_dir(new):
-                    self._wanted[new] = True
-                    self._schedule_or_fall_back(new, True)
-                    # Files written before the watch existed: they count too.
-                    found = [p for p in _walk_files(new, self.filter) if self.filter.matches(p)]
-                    if found:
-                        self.on_change(found)
-        if event_type in ("deleted", "moved") and path in self._watches and path not in self.filter.trees:
-            recursive, watch = self._watches.pop(path)
-            try:
-                self._observer.unschedule(watch)
-            except Exception:
-                pass
-            self._wanted.pop(path, None)
+            if not self.poll:  # polling watches whole trees: nothing to grow
+                self._grow_split_tree(new)
+            self._restore_lost(new)
+        if event_type in ("deleted", "moved") and path in self._watches:
+            self._lose(path)
+
+    def _grow_split_tree(self, new: str) -> None:
+        parent = os.path.dirname(new)
+        if self._wanted.get(parent) is False and self.filter.tree_of(parent) is not None:
+            if new not in self._wanted and not self.filter.is_ignored_dir(new):
+                self._wanted[new] = True
+                self._schedule_or_fall_back(new, True)
+                # Files written before the watch existed: they count too.
+                found = [p for p in _walk_files(new, self.filter) if self.filter.matches(p)]
+                if found:
+                    self.on_change(found)
+
+    def _lose(self, directory: str) -> None:
+        """A watched directory is gone: drop its watch, and watch the nearest directory above it
+        that exists, so that its coming back is seen."""
+        if os.path.isdir(directory):
+            return  # moved away and already back (or a stale event)
+        recursive, watch = self._watches.pop(directory)
+        try:
+            self._observer.unschedule(watch)
+        except Exception:
+            pass
+        self._lost[directory] = self._wanted.pop(directory, recursive)
+        self._watch_nearest_ancestor(directory)
+        gone = [path for path in self.filter.files if is_under(path, directory)]
+        if gone:  # the polling backend reports the directory alone, not each file in it
+            self.on_change(sorted(gone))
+
+    def _watch_nearest_ancestor(self, directory: str, schedule=None) -> None:
+        ancestor = os.path.dirname(directory)
+        while ancestor != os.path.dirname(ancestor) and not os.path.isdir(ancestor):
+            ancestor = os.path.dirname(ancestor)
+        if not self._covered(ancestor):
+            self._wanted[ancestor] = False
+            (schedule or self._schedule_or_fall_back)(ancestor, False)
+
+    def _restore_lost(self, new: str) -> None:
+        """``new`` appeared: lost directories at or below it are watched again, and their files
+        that exist now count as changed (written before the watch was back)."""
+        back = []
+        for directory in [d for d in self._lost if d == new or is_under(d, new)]:
+            if not os.path.isdir(directory):
+                self._watch_nearest_ancestor(directory)  # a deeper part is still missing
+                continue
+            recursive = self._lost.pop(directory)
+            self._wanted[directory] = recursive
+            self._schedule_or_fall_back(directory, recursive)
+            back.append((directory, recursive))
+        found = [
+            path for path in self.filter.files
+            if any(os.path.dirname(path) == d or (r and is_under(path, d)) for d, r in back) and os.path.exists(path)
+        ]
+        for directory, recursive in back:
+            if recursive:
+                found += [p for p in _walk_files(directory, self.filter) if self.filter.matches(p) and p not in found]
+        if found:
+            self.on_change(sorted(found))
 
     def _note_writing(self, path: str, open_for_writing: bool) -> None:
         """inotify says "modified" while a file is written and "closed" when the writer is done."""

@@ -174,3 +174,48 @@ def test_reading_a_watched_file_is_not_a_change(tdev, hello_app, port):
     wait_for_body(port, "v2")
     assert t.count(r"changed — restarting") == 1
     assert "version.py changed" in t.err and "app.py changed" not in t.err
+
+
+EXTERNAL_APP = """
+    import asyncio, sys
+    import tornado.web
+    import extpkg.mod
+
+    class H(tornado.web.RequestHandler):
+        def get(self):
+            self.write(extpkg.mod.X)
+
+    async def main():
+        tornado.web.Application([(r"/", H)]).listen(int(sys.argv[1]), "127.0.0.1")
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("how", ["copytree", "mkdir-then-files", "polling"])
+def test_package_outside_the_project_deleted_and_recreated_is_watched_again(tdev, tmp_path, port, how):
+    # A sibling package on PYTHONPATH (a monorepo library, a regenerated client) is replaced as a
+    # whole: `rm -rf lib/extpkg && cp -r ...`. Its directory watch dies with it; it must come back.
+    project, lib = tmp_path / "project", tmp_path / "lib"
+    write(project / "app.py", EXTERNAL_APP)
+    write(lib / "extpkg" / "__init__.py", "")
+    write(lib / "extpkg" / "mod.py", 'X = "alpha-111"\n')
+    options = ["--poll"] if how == "polling" else []
+    t = tdev(["run", *options, "app.py", str(port)], cwd=project, env={"PYTHONPATH": str(lib)})
+    wait_for_body(port, "alpha-111")
+    shutil.rmtree(lib / "extpkg")
+    t.wait_for(r"app exited with code 1")  # the import fails while the package is gone
+    if how in ("copytree", "polling"):
+        write(tmp_path / "staging" / "extpkg" / "__init__.py", "")
+        write(tmp_path / "staging" / "extpkg" / "mod.py", 'X = "bravo-222"\n')
+        shutil.copytree(tmp_path / "staging" / "extpkg", lib / "extpkg")
+    else:
+        (lib / "extpkg").mkdir()
+        time.sleep(0.3)  # a slow tool: the directory exists a while before its files (the scenario, not a wait)
+        write(lib / "extpkg" / "__init__.py", "")
+        write(lib / "extpkg" / "mod.py", 'X = "bravo-222"\n')
+    wait_for_body(port, "bravo-222")
+    write(lib / "extpkg" / "mod.py", 'X = "charlie-333"\n')  # and the save after it restarts the app
+    wait_for_body(port, "charlie-333")
+    assert "Traceback" not in t.err.split("app exited with code 1")[-1]
