@@ -255,11 +255,26 @@ class Watcher:
             return
         if event_type == "created" or (event_type == "moved" and dest):
             new = dest if event_type == "moved" and dest else path
-            if not self.poll:  # polling watches whole trees: nothing to grow
-                self._grow_split_tree(new)
+            if self._out_of_watches(new):
+                return
+            self._grow_split_tree(new)
             self._restore_lost(new)
         if event_type in ("deleted", "moved") and path in self._watches:
             self._lose(path)
+
+    def _out_of_watches(self, new: str) -> bool:
+        """A directory appeared below a recursive inotify watch: watchdog adds a watch for it, and
+        drops it without a word when the inotify watch limit is reached.  Check for ourselves; if
+        the limit is reached, say so once and poll everything from now on (its files count)."""
+        if self.poll or self.backend != "inotify" or not inotify_watch_limit_reached(new):
+            return False
+        self.output.warn(native_failure_message(OSError(errno.ENOSPC, "inotify watch limit reached")))
+        self._stop_quietly()
+        self._start_polling()
+        found = [p for p in _walk_files(new, self.filter) if self.filter.matches(p)]
+        if found:
+            self.on_change(found)
+        return True
 
     def _grow_split_tree(self, new: str) -> None:
         parent = os.path.dirname(new)

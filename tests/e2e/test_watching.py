@@ -219,3 +219,33 @@ def test_package_outside_the_project_deleted_and_recreated_is_watched_again(tdev
     write(lib / "extpkg" / "mod.py", 'X = "charlie-333"\n')  # and the save after it restarts the app
     wait_for_body(port, "charlie-333")
     assert "Traceback" not in t.err.split("app exited with code 1")[-1]
+
+
+@needs_userns
+def test_inotify_watch_limit_reached_while_running_falls_back_to_polling(tdev, hello_app, port, tmp_path):
+    # Start with room for every watch tdev needs; then the limit is lowered to what it uses (in its
+    # own user namespace): a package directory created afterwards cannot get a watch. watchdog drops
+    # that silently; tdev must notice, say so once, and poll, so the new module's edits count.
+    trigger = tmp_path / "lower-the-limit"
+    script = (
+        '"$@" & pid=$!; '
+        f'while [ ! -e {trigger} ]; do sleep 0.02; done; '
+        'n=$(cat /proc/$pid/fdinfo/* 2>/dev/null | grep -c "^inotify wd"); '
+        'echo $n > /proc/sys/user/max_inotify_watches; '
+        f'echo $n > {trigger}.done; wait $pid'
+    )
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app, command=["unshare", "-Ur", "sh", "-c", script, "sh", *TDEV])
+    wait_for_body(port, "v1")
+    t.wait_for(r"watching .*inotify")
+    trigger.write_text("")
+    wait_until(lambda: (tmp_path / "lower-the-limit.done").exists(), message="the limit lowered")
+    assert int((tmp_path / "lower-the-limit.done").read_text()) > 0
+    write(hello_app / "newpkg" / "__init__.py", "")
+    write(hello_app / "newpkg" / "mod.py", 'X = "first-111"\n')
+    warning = t.wait_for(r"inotify watch limit reached")
+    assert "sysctl fs.inotify.max_user_watches" in warning
+    write(hello_app / "version.py", "from newpkg.mod import X\nVERSION = X\n")
+    wait_for_body(port, "first-111")
+    write(hello_app / "newpkg" / "mod.py", 'X = "second-222"\n')  # an edit in the unwatchable directory
+    wait_for_body(port, "second-222")
+    assert t.count(r"inotify watch limit reached") == 1
