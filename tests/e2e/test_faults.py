@@ -31,13 +31,20 @@ NO_PYC = {"PYTHONDONTWRITEBYTECODE": "1"}  # versions of equal length saved with
 IDLE_CPU_LIMIT = 0.05  # of one core
 
 
+_EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(:|$)")
+
+
 def traceback_outcomes(text: str) -> "list[str]":
-    """The exception line that ends each traceback in ``text`` (a chain of them counts once)."""
+    """The exception line that ends each traceback in ``text`` (a chain of them counts once).
+
+    The app's stderr and tdev's share one pipe, and CPython writes a traceback's source lines in two
+    pieces (indent, then text): a tdev line can land in between and leave the text unindented.  So
+    only a line shaped like an exception (``Name`` or ``Name: message``) ends a traceback."""
     outcomes, inside = [], False
     for line in text.splitlines():
         if line.startswith("Traceback (most recent call last):"):
             inside = True
-        elif inside and line and not line[0].isspace():
+        elif inside and _EXCEPTION_LINE.match(line):
             outcomes.append(line)
             inside = False
         elif line.startswith(("During handling of the above exception", "The above exception was the direct")):
