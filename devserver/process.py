@@ -20,6 +20,19 @@ from devserver.target import Target
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.realpath(__file__)), "child", "bootstrap.py")
 
 
+def _launch_dir() -> "str | None":
+    try:
+        return os.getcwd()
+    except OSError:  # started in a directory that is already gone
+        return None
+
+
+# The directory tdev was started in, by path: each app starts there. If it is removed and created
+# again (a branch switch, a regenerated checkout), the app starts in the new one, not in the deleted
+# directory that tdev's own process still sits in.
+LAUNCH_DIR = _launch_dir()
+
+
 def interpreter_flags() -> "list[str]":
     """The flags this interpreter was started with (-X, -W, -O, -B, -I, ...)."""
     try:
@@ -116,6 +129,7 @@ def spawn(target: Target, options: "dict | None" = None, stdout=None) -> Child:
             pass_fds=(child_sock.fileno(),),
             start_new_session=True,
             stdout=stdout,
+            cwd=LAUNCH_DIR,
         )
     except BaseException:
         parent_sock.close()

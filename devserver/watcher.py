@@ -287,11 +287,19 @@ class Watcher:
                 if found:
                     self.on_change(found)
 
+    def _check_vanished(self, path: str) -> None:
+        """A file went: did a watched directory go with it?  inotify says nothing of a directory that
+        is some process's working directory (tdev's own, the app's) until the last one leaves it."""
+        if os.path.isdir(os.path.dirname(path)):
+            return
+        for directory in [d for d in self._watches if is_under(path, d) and not os.path.isdir(d)]:
+            self._lose(directory)
+
     def _lose(self, directory: str) -> None:
         """A watched directory is gone: drop its watch, and watch the nearest directory above it
         that exists, so that its coming back is seen."""
-        if os.path.isdir(directory):
-            return  # moved away and already back (or a stale event)
+        if os.path.isdir(directory) or directory not in self._watches:
+            return  # moved away and already back, or already lost (a stale event)
         recursive, watch = self._watches.pop(directory)
         try:
             self._observer.unschedule(watch)
@@ -395,6 +403,8 @@ class _Handler:
                 watcher.post(watcher._directory_event, event_type, src, dest)
                 if event_type == "created":
                     return  # the files inside it are reported on their own
+            if event_type in ("deleted", "moved") and not event.is_directory:
+                watcher.post(watcher._check_vanished, src)
             paths = [p for p in (src, dest) if p and watcher.filter.matches(p, event.is_directory)]
             if paths:
                 if watcher.backend == "inotify" and not event.is_directory and event_type in ("modified", "closed"):

@@ -249,3 +249,19 @@ def test_inotify_watch_limit_reached_while_running_falls_back_to_polling(tdev, h
     write(hello_app / "newpkg" / "mod.py", 'X = "second-222"\n')  # an edit in the unwatchable directory
     wait_for_body(port, "second-222")
     assert t.count(r"inotify watch limit reached") == 1
+
+
+def test_working_directory_removed_and_recreated(tdev, hello_app, port):
+    # The project is tdev's working directory (the usual case) and is removed as a whole, then
+    # checked out again: inotify says nothing about a directory that is a process's cwd, and the app
+    # must start in the new directory, not in the deleted one tdev still sits in.
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    shutil.copytree(hello_app, hello_app.parent / "backup")
+    shutil.rmtree(hello_app)
+    t.wait_for(r"changed — restarting")
+    shutil.copytree(hello_app.parent / "backup", hello_app)
+    write(hello_app / "version.py", 'VERSION = "back-222"\n')
+    wait_for_body(port, "back-222")
+    assert "Traceback" not in t.err and "internal error" not in t.err, t.err
+    assert t.proc.poll() is None
