@@ -25,9 +25,9 @@ from devserver.options import (
     Option,
     Switch,
     for_command,
-    help_lines,
     keys_help,
     of_group,
+    options_help,
 )
 from devserver.target import Target, TargetError, classify
 
@@ -56,7 +56,7 @@ Run a Tornado app and restart it whenever a file it uses changes.
 
 {TARGETS}
 options:
-{chr(10).join(help_lines(RUN))}
+{options_help(RUN)}
 
 Globs without '/' match any path component; globs with '/' match the path
 relative to the watched tree.
@@ -71,7 +71,7 @@ stops it cleanly.  Exit status: 0 passed, 1 failed, 2 bad usage.
 
 {TARGETS}
 options:
-{chr(10).join(help_lines(CHECK))}
+{options_help(CHECK)}
 
 If the port the app asks for is in use (say, by 'tdev run'), the check listens
 on a free port instead and says so.
@@ -85,7 +85,7 @@ commands:
   check      check that the app compiles, starts and serves (for commit hooks and CI)
 
 options:
-{chr(10).join(help_lines(MAIN))}
+{options_help(MAIN)}
 
   tdev run --help     options of tdev run
   tdev check --help   options of tdev check

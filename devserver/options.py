@@ -3,8 +3,8 @@
 ``--help``, the defaults of :class:`~devserver.config.RunConfig`, the keys that
 ``pyproject.toml`` may set and the validation of every value are derived from
 :data:`OPTIONS`.  A converter takes the raw value and a :class:`Where`: text
-typed on the command line (``Arg``) or a typed TOML value (``FileKey``); the
-same code checks both, and the :class:`Where` words the error for its source.
+typed on the command line or a typed TOML value; the same code checks both, and
+the :class:`Where` words the error for its source.
 """
 
 from __future__ import annotations
@@ -47,65 +47,42 @@ def show(value: object) -> str:
     return str(value)  # dates and times
 
 
+@dataclass(frozen=True)
 class Where:
-    """The source of one value: where relative paths start, and how to word an error about it."""
+    """The source of one value: how to word an error about it, and where its relative paths start.
 
-    text = False  # values are command-line text to parse, not typed TOML values
+    Made by :meth:`arg` for text typed on the command line (errors read ``--port 'x': expected ...``)
+    and by :meth:`key` for a value of pyproject.toml (``{path}: [tool.tdev] port: expected ..., got 'x'``).
+    """
 
-    def __init__(self, base: str) -> None:
-        self.base = base  # the directory relative paths are joined with
+    label: str
+    base: str  # the directory relative paths are joined with
+    text: bool = False  # command-line text, to be parsed (and already shown in the label)
+    parent: Where | None = None  # for an item of a TOML array: the array's key
 
-    def error(self, message: str) -> UsageError:
-        raise NotImplementedError
+    @classmethod
+    def arg(cls, option: str, text: str, base: str) -> Where:
+        return cls(f"{option} {text!r}", base, text=True)
 
-    def bad(self, value: object, expected: str) -> UsageError:
-        """``value`` is not what was ``expected`` (e.g. "expected a port number 0-65535")."""
-        raise NotImplementedError
+    @classmethod
+    def key(cls, path: str, section: str, key: str) -> Where:
+        return cls(f"{path}: {section} {key}", os.path.dirname(path))
 
-    def whole(self) -> Where:
-        """Where the whole value is: for an item of a TOML array, the array's key."""
-        return self
-
-
-class Arg(Where):
-    """``--option TEXT`` on the command line: errors read ``--port 'x': expected ...``."""
-
-    text = True
-
-    def __init__(self, option: str, value: str, base: str) -> None:
-        super().__init__(base)
-        self.option = option
-        self.value = value
-
-    def error(self, message: str) -> UsageError:
-        return UsageError(f"{self.option} {self.value!r}: {message}")
-
-    def bad(self, value: object, expected: str) -> UsageError:
-        return self.error(expected)
-
-
-class FileKey(Where):
-    """A key (or an array item) of a pyproject.toml table: errors read ``{path}: [tool.tdev] port: ...``."""
-
-    def __init__(self, path: str, section: str, key: str, parent: FileKey | None = None) -> None:
-        super().__init__(os.path.dirname(path))
-        self.path = path
-        self.section = section
-        self.key = key
-        self.parent = parent
-
-    def error(self, message: str) -> UsageError:
-        return UsageError(f"{self.path}: {self.section} {self.key}: {message}")
-
-    def bad(self, value: object, expected: str) -> UsageError:
-        shown = "an empty string" if value == "" and self.parent is None else show(value)
-        return self.error(f"{expected}, got {shown}")
-
-    def item(self, index: int) -> FileKey:
-        return FileKey(self.path, self.section, f"{self.key}[{index}]", parent=self)
+    def item(self, index: int) -> Where:
+        return Where(f"{self.label}[{index}]", self.base, self.text, parent=self)
 
     def whole(self) -> Where:
         return self.parent or self
+
+    def error(self, message: str) -> UsageError:
+        return UsageError(f"{self.label}: {message}")
+
+    def bad(self, value: object, expected: str) -> UsageError:
+        """``value`` is not what was ``expected`` (e.g. "expected a port number 0-65535")."""
+        if self.text:
+            return self.error(expected)
+        shown = "an empty string" if value == "" and self.parent is None else show(value)  # items: ''
+        return self.error(f"{expected}, got {shown}")
 
 
 Converter = Callable[[Any, Where], Any]
@@ -116,48 +93,28 @@ def is_dotted_name(text: str) -> bool:
     return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
-def _whole_number(value: object, where: Where) -> int | None:
-    if where.text and isinstance(value, str):
-        try:
-            return int(value)
-        except ValueError:
-            return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def number(
+    kind: type, expected: str, low: float, high: float = math.inf, out_of_range: str = "", above: bool = False
+) -> Converter:
+    """A finite ``kind`` (int or float) from ``low`` (excluded if ``above``) to ``high``.
 
+    ``expected`` words the error for a value that is no such number, ``out_of_range`` (default: the same)
+    for one outside the range.  Command-line text is parsed; from the file, only a TOML number will do.
+    """
 
-def _real_number(value: object, where: Where) -> float | None:
-    if where.text and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def integer(expected: str, low: int, high: int | None = None, out_of_range: str = "") -> Converter:
-    """A whole number from ``low`` to ``high`` (inclusive; no upper bound if None)."""
-
-    def convert(value: object, where: Where) -> int:
-        number = _whole_number(value, where)
-        if number is None:
+    def convert(value: Any, where: Where) -> Any:
+        if where.text and isinstance(value, str):
+            try:
+                result = kind(value)
+            except ValueError:
+                raise where.bad(value, expected) from None
+        elif isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
             raise where.bad(value, expected)
-        if number < low or (high is not None and number > high):
+        else:
+            result = kind(value)
+        if not (math.isfinite(result) and (low < result if above else low <= result) and result <= high):
             raise where.bad(value, out_of_range or expected)
-        return number
-
-    return convert
-
-
-def seconds(expected: str, out_of_range: str = "", above_zero: bool = False) -> Converter:
-    """A finite number of seconds >= 0 (> 0 if ``above_zero``), as a float."""
-
-    def convert(value: object, where: Where) -> float:
-        number = _real_number(value, where)
-        if number is None:
-            raise where.bad(value, expected)
-        if not math.isfinite(number) or number < 0 or (above_zero and number == 0):
-            raise where.bad(value, out_of_range or expected)
-        return number
+        return result
 
     return convert
 
@@ -275,7 +232,7 @@ class Option:
             return str(int(self.default))
         return str(self.default)
 
-    def from_file(self, value: object, where: FileKey) -> Any:
+    def from_file(self, value: object, where: Where) -> Any:
         """The value of this option's key in pyproject.toml, validated by the command line's converter."""
         assert self.convert is not None, self.dest
         if not self.repeatable:
@@ -291,7 +248,7 @@ class Option:
         assert self.convert is not None, self.dest
         if not self.repeatable:
             typed = typed[-1:]
-        values = [self.convert(text, Arg(spelling, text, base)) for spelling, text in typed]
+        values = [self.convert(text, Where.arg(spelling, text, base)) for spelling, text in typed]
         return values if self.repeatable else values[0]
 
     def initial(self) -> Any:
@@ -315,7 +272,7 @@ OPTIONS: tuple[Option, ...] = (
            nonempty="expected at least one status code", default=(), default_text="any status below 500"),
     Option("timeout", (CHECK,), "how long the app may take to listen, and each request to answer",
            group=CHECK_OPTIONS, names=("--timeout",), metavar="SECONDS", key="timeout",
-           convert=seconds("expected a finite number of seconds > 0", above_zero=True), default=20.0),
+           convert=number(float, "expected a finite number of seconds > 0", 0, above=True), default=20.0),
     Option("json", (CHECK,), "print the result as one JSON object on stdout (the app's output goes to stderr)",
            group=CHECK_OPTIONS, switches=(Switch(("--json",), True),), default=False),
     # watching
@@ -330,11 +287,13 @@ OPTIONS: tuple[Option, ...] = (
            key="poll", convert=boolean, default=False, env="TDEV_POLL"),
     Option("debounce_ms", (RUN,), "quiet time that ends a burst of changes", names=("--debounce",), metavar="MS",
            key="debounce", default=10,
-           convert=integer("expected an integer number of milliseconds", 0, out_of_range="must be >= 0 milliseconds")),
+           convert=number(int, "expected an integer number of milliseconds", 0,
+                          out_of_range="must be >= 0 milliseconds")),
     # the app process
     Option("grace", BOTH, "how long the app may take to stop before it is killed", names=("--grace",),
            metavar="SECONDS", key="grace", default=5.0,
-           convert=seconds("expected a number of seconds", "must be a finite number of seconds >= 0")),
+           convert=number(float, "expected a number of seconds", 0,
+                          out_of_range="must be a finite number of seconds >= 0")),
     Option("reload", (RUN,), "restart the app when its files change",
            switches=(Switch(("--no-reload",), False, "run the app once, exactly as plain python would"),),
            default=True),
@@ -350,12 +309,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("host", BOTH, "MODULE:ATTR targets: address to listen on", names=("--host",), metavar="HOST", key="host",
            convert=string("a host name or address"), default="127.0.0.1", app_only=True),
     Option("port", BOTH, "MODULE:ATTR targets: port to listen on", names=("--port",), metavar="PORT", key="port",
-           convert=integer("expected a port number 0-65535", 0, 65535), default=8888, app_only=True),
+           convert=number(int, "expected a port number 0-65535", 0, 65535), default=8888, app_only=True),
     Option("debug", BOTH, "MODULE:ATTR targets: Tornado's debug settings (tdev keeps doing the reloading)",
            switches=(Switch(("--debug",), True),), key="debug", convert=boolean, default=False, app_only=True),
     Option("max_open_files", BOTH, "raise the app's soft open-files limit to N, capped by the hard limit",
            names=("--max-open-files",), metavar="N", key="max-open-files",
-           convert=integer("expected an integer >= 1", 1), default=50000),  # Tornado's deployment guide
+           convert=number(int, "expected an integer >= 1", 1), default=50000),  # Tornado's deployment guide
     # tdev itself
     Option("verbosity", BOTH, "how much tdev says", default=NORMAL, switches=(
         Switch(("-v", "--verbose"), VERBOSE, {RUN: "say more: the watch set, each change, timings", CHECK: "say more"}),
@@ -388,7 +347,7 @@ def file_keys(section: str) -> dict[str, Option]:
 
 
 # -- --help -----------------------------------------------------------------------------------------------------------
-def help_lines(command: str) -> list[str]:
+def options_help(command: str) -> str:
     """One line per spelling group of the command's options: ``  --port PORT        ... (default 8888)``."""
     lines = []
     for option in for_command(command):
@@ -402,7 +361,7 @@ def help_lines(command: str) -> list[str]:
             if option.env:
                 notes.append(f"also: {option.env}=1")
             lines.append(_line(", ".join(switch.names), option.help_for(command, switch.help), notes))
-    return lines
+    return "\n".join(lines)
 
 
 def _line(spelling: str, text: str, notes: list[str]) -> str:

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from devserver.options import CHECK_OPTIONS, CHECK_TABLE, CONFIG, SECTIONS, FileKey, Option, UsageError, file_keys, show
+from devserver.options import CHECK_OPTIONS, CHECK_TABLE, CONFIG, SECTIONS, Option, UsageError, Where, file_keys, show
 
 if sys.version_info >= (3, 11):
     import tomllib as _toml
@@ -85,32 +85,37 @@ def _read_tdev(path: str, table: dict[str, Any], settings: ProjectSettings) -> N
     section = SECTIONS[CONFIG]
     known = file_keys(section)
     written = _keys(path, section, table, [*known, CHECK_TABLE])
-    clashes = [name for name in known if name in written and known[name].dest == "target"]
-    if len(clashes) > 1:  # target and module
-        first, second = (known[name] for name in clashes)
-        raise UsageError(
-            f"{path}: {section} {written[first.key]} and {written[second.key]} cannot be used together "
-            f"({first.key} is {first.help}, {second.key} is {second.help})"
-        )
+    _refuse_two_keys_for_one_setting(path, section, known, written)
     for name, key in written.items():
         if name == CHECK_TABLE:
             _read_check(path, key, table[key], settings.check)
         else:
-            _read(known[name], table[key], FileKey(path, section, key), settings.values)
+            settings.values[known[name].dest] = known[name].from_file(table[key], Where.key(path, section, key))
+
+
+def _refuse_two_keys_for_one_setting(
+    path: str, section: str, known: dict[str, Option], written: dict[str, str]
+) -> None:
+    """Keys that set the same thing, such as target and module (both name the app)."""
+    seen: dict[str, Option] = {}
+    for name, option in known.items():
+        if name not in written:
+            continue
+        first = seen.setdefault(option.dest, option)
+        if first is not option:
+            raise UsageError(
+                f"{path}: {section} {written[first.key]} and {written[name]} cannot be used together "
+                f"({first.key} is {first.help}, {option.key} is {option.help})"
+            )
 
 
 def _read_check(path: str, key: str, value: object, check: dict[str, Any]) -> None:
     if not isinstance(value, dict):
-        raise FileKey(path, SECTIONS[CONFIG], key).bad(value, "expected a table")
+        raise Where.key(path, SECTIONS[CONFIG], key).bad(value, "expected a table")
     section = SECTIONS[CHECK_OPTIONS]
     known = file_keys(section)
     for name, written in _keys(path, section, value, list(known)).items():
-        _read(known[name], value[written], FileKey(path, section, written), check)
-
-
-def _read(option: Option, value: object, where: FileKey, values: dict[str, Any]) -> None:
-    """One key's value, through the option's converter (the one the command line uses)."""
-    values[option.dest] = option.from_file(value, where)
+        check[known[name].dest] = known[name].from_file(value[written], Where.key(path, section, written))
 
 
 def _keys(path: str, section: str, table: dict[str, Any], known: list[str]) -> dict[str, str]:

@@ -9,7 +9,7 @@ import pytest
 
 from devserver import cli, options
 from devserver.config import CheckOptions, RunConfig, UsageError
-from devserver.options import CHECK, CHECK_OPTIONS, CONFIG, MAIN, META, OPTIONS, RUN, TARGET, Arg, FileKey
+from devserver.options import CHECK, CHECK_OPTIONS, CONFIG, MAIN, META, OPTIONS, RUN, TARGET, Where
 from devserver.output import QUIET, VERBOSE
 from devserver.projectfile import load
 from devserver.target import Target
@@ -250,28 +250,28 @@ def test_command_line_errors_name_the_option():
 
 def test_file_errors_name_the_file_and_key():
     with pytest.raises(UsageError) as info:
-        PORT.from_file("8000", FileKey("/p/pyproject.toml", "[tool.tdev]", "port"))
+        PORT.from_file("8000", Where.key("/p/pyproject.toml", "[tool.tdev]", "port"))
     assert str(info.value) == "/p/pyproject.toml: [tool.tdev] port: expected a port number 0-65535, got '8000'"
 
 
 @pytest.mark.parametrize(
     "convert, text, value",
     [
-        (options.integer("n", 0), "12", 12),
-        (options.seconds("s"), "1e3", 1000.0),
+        (options.number(int, "n", 0), "12", 12),
+        (options.number(float, "s", 0), "1e3", 1000.0),
         (options.status, " 2XX ", "2xx"),
         (options.url_path, "/a", "/a"),
     ],
 )
 def test_text_is_parsed_only_on_the_command_line(convert, text, value):
-    assert convert(text, Arg("--x", text, "/")) == value
+    assert convert(text, Where.arg("--x", text, "/")) == value
     if convert in (options.url_path, options.status):
         return  # strings either way
     with pytest.raises(UsageError):
-        convert(text, FileKey("/p/pyproject.toml", "[tool.tdev]", "x"))
+        convert(text, Where.key("/p/pyproject.toml", "[tool.tdev]", "x"))
 
 
 def test_bool_is_not_a_number():
-    for convert in (options.integer("n", 0), options.seconds("s"), options.status):
+    for convert in (options.number(int, "n", 0), options.number(float, "s", 0), options.status):
         with pytest.raises(UsageError, match="got true"):
-            convert(True, FileKey("/p/pyproject.toml", "[tool.tdev]", "x"))
+            convert(True, Where.key("/p/pyproject.toml", "[tool.tdev]", "x"))
