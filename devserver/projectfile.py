@@ -1,9 +1,10 @@
 """tdev's settings from ``[tool.tdev]`` in the nearest ``pyproject.toml``: find, read, validate.
 
 Keys are named like the long options of ``tdev run`` (``max-open-files`` or
-``max_open_files``).  Values come back normalised; merging them with the command
-line is the caller's job.  Mistakes are one-line :class:`UsageError` messages
-that name the file and the key.
+``max_open_files``); which keys exist, and the converter of each value (the one
+the command line uses), come from the option table in :mod:`devserver.options`.
+Values come back normalised; merging them with the command line is the caller's
+job.  Mistakes are one-line :class:`UsageError` messages that name the file and the key.
 """
 
 from __future__ import annotations
