@@ -2,19 +2,40 @@
 
 User mistakes are one line and exit 2.  Options go before the target, as with
 ``python`` itself: everything after the target is passed to the app untouched.
-Command-line options override the settings of ``pyproject.toml``.
+Command-line options override the settings of ``pyproject.toml``.  What the
+options are, their defaults, help and validation come from :mod:`devserver.options`.
 """
 
-import math
+from __future__ import annotations
+
 import os
 import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from devserver import __version__
 from devserver.config import CheckOptions, RunConfig, UsageError
-from devserver.output import NORMAL, QUIET, VERBOSE
+from devserver.options import (
+    CHECK,
+    CHECK_OPTIONS,
+    CONFIG,
+    MAIN,
+    OPTIONS,
+    RUN,
+    Option,
+    Switch,
+    for_command,
+    keys_help,
+    of_group,
+    options_help,
+)
 from devserver.target import Target, TargetError, classify
 
-RUN, CHECK = "run", "check"
+if TYPE_CHECKING:
+    from devserver.projectfile import ProjectSettings
+
+# option's dest -> (spelling as typed, the text after it or the switch's value), in command-line order
+Given = dict[str, list[tuple[str, Any]]]
 
 TARGETS = """targets:
   SCRIPT [ARGS...]      a Python file, run like python SCRIPT ARGS
@@ -24,10 +45,9 @@ TARGETS = """targets:
   (none)                the target set in [tool.tdev] of pyproject.toml
 """
 
-APP_OPTIONS = """  --host HOST        MODULE:ATTR targets: address to listen on (default 127.0.0.1)
-  --port PORT        MODULE:ATTR targets: port to listen on (default 8888)
-  --debug            MODULE:ATTR targets: Tornado's debug settings (tdev keeps doing the reloading)
-  --max-open-files N raise the app's soft open-files limit to N (default 50000; capped by the hard limit)
+SETTINGS = f"""Settings can also live in [tool.tdev] of the nearest pyproject.toml (keys
+named like the long options); options given here override them.
+{keys_help()}
 """
 
 RUN_HELP = f"""usage: tdev run [OPTIONS] [TARGET [ARGS...]]
@@ -36,24 +56,12 @@ Run a Tornado app and restart it whenever a file it uses changes.
 
 {TARGETS}
 options:
-  --watch PATH       also watch this file or directory (repeatable)
-  --include GLOB     also watch matching files in the project tree, e.g. '*.toml' (repeatable)
-  --ignore GLOB      ignore matching paths, e.g. 'data' or '*.log' (repeatable)
-  --poll             poll the file system instead of native events (also: TDEV_POLL=1)
-  --debounce MS      quiet time that ends a burst of changes (default 10)
-  --grace SECONDS    how long the app may take to stop before it is killed (default 5)
-  --no-reload        run the app once, exactly as plain python would
-  --no-livereload    do not inject the browser live-reload script (on by default)
-  --no-warm          always cold-start the app (no standby process with its libraries imported)
-{APP_OPTIONS}  -v, --verbose      say more: the watch set, each change, timings
-  -q, --quiet        only warnings and errors
-  -h, --help         show this help
+{options_help(RUN)}
 
 Globs without '/' match any path component; globs with '/' match the path
-relative to the watched tree.  Settings can also live in [tool.tdev] of the
-nearest pyproject.toml (keys named like the long options); options given here
-override them.
-"""
+relative to the watched tree.
+
+{SETTINGS}"""
 
 CHECK_HELP = f"""usage: tdev check [OPTIONS] [TARGET [ARGS...]]
 
@@ -63,132 +71,64 @@ stops it cleanly.  Exit status: 0 passed, 1 failed, 2 bad usage.
 
 {TARGETS}
 options:
-  --path PATH        request this path (repeatable; default /)
-  --expect STATUS    what counts as success, e.g. 200 or 2xx (repeatable; default: any status below 500)
-  --timeout SECONDS  how long the app may take to listen, and each request to answer (default 20)
-  --json             print the result as one JSON object on stdout (the app's output goes to stderr)
-  --watch PATH       also compile the Python files under this directory (repeatable)
-  --ignore GLOB      do not compile matching paths (repeatable)
-  --grace SECONDS    how long the app may take to stop before it is killed (default 5)
-{APP_OPTIONS}  -v, --verbose      say more
-  -q, --quiet        print only failures
-  -h, --help         show this help
+{options_help(CHECK)}
 
 If the port the app asks for is in use (say, by 'tdev run'), the check listens
 on a free port instead and says so.
-"""
 
-MAIN_HELP = """usage: tdev COMMAND [OPTIONS] ...
+{SETTINGS}"""
+
+MAIN_HELP = f"""usage: tdev COMMAND [OPTIONS] ...
 
 commands:
   run        run a Tornado app, restarting it when its files change
   check      check that the app compiles, starts and serves (for commit hooks and CI)
 
+options:
+{options_help(MAIN)}
+
   tdev run --help     options of tdev run
   tdev check --help   options of tdev check
-  tdev --version      print the version
 """
 
-BOTH = (RUN, CHECK)
-# option -> (setting, takes a value, commands)
-OPTIONS = {
-    "--watch": ("watch", True, BOTH),
-    "--include": ("include", True, (RUN,)),
-    "--ignore": ("ignore", True, BOTH),
-    "--poll": ("poll", False, (RUN,)),
-    "--debounce": ("debounce_ms", True, (RUN,)),
-    "--grace": ("grace", True, BOTH),
-    "--no-reload": ("no_reload", False, (RUN,)),
-    "--livereload": ("livereload", False, (RUN,)),
-    "--no-livereload": ("no_livereload", False, (RUN,)),
-    "--no-warm": ("no_warm", False, (RUN,)),
-    "--host": ("host", True, BOTH),
-    "--port": ("port", True, BOTH),
-    "--debug": ("debug", False, BOTH),
-    "--max-open-files": ("max_open_files", True, BOTH),
-    "--path": ("paths", True, (CHECK,)),
-    "--expect": ("expect", True, (CHECK,)),
-    "--timeout": ("timeout", True, (CHECK,)),
-    "--json": ("json", False, (CHECK,)),
-    "-v": ("verbose", False, BOTH),
-    "--verbose": ("verbose", False, BOTH),
-    "-q": ("quiet", False, BOTH),
-    "--quiet": ("quiet", False, BOTH),
-    "-h": ("help", False, BOTH),
-    "--help": ("help", False, BOTH),
-}
-REPEATABLE = {"watch", "include", "ignore", "paths", "expect"}
-APP_ONLY = ("host", "port", "debug")
 
-
-def parse_run(argv: "list[str]", environ=None, cwd: "str | None" = None) -> "RunConfig | None":
+def parse_run(argv: list[str], environ: Mapping[str, str] | None = None, cwd: str | None = None) -> RunConfig | None:
     """Parse ``tdev run`` arguments; None means help was printed."""
     return parse(RUN, argv, environ, cwd)
 
 
-def parse_check(argv: "list[str]", environ=None, cwd: "str | None" = None) -> "RunConfig | None":
+def parse_check(argv: list[str], environ: Mapping[str, str] | None = None, cwd: str | None = None) -> RunConfig | None:
     return parse(CHECK, argv, environ, cwd)
 
 
-def parse(command: str, argv: "list[str]", environ=None, cwd: "str | None" = None) -> "RunConfig | None":
+def parse(
+    command: str, argv: list[str], environ: Mapping[str, str] | None = None, cwd: str | None = None
+) -> RunConfig | None:
     environ = os.environ if environ is None else environ
     given, target = _scan(command, argv)
-    if given.get("help"):
+    if "help" in given:
         print(RUN_HELP if command == RUN else CHECK_HELP, end="")
         return None
-    if given.get("verbose") and given.get("quiet"):
-        raise UsageError("--verbose and --quiet cannot be used together")
-    if given.get("livereload") and given.get("no_livereload"):
-        raise UsageError("--livereload and --no-livereload cannot be used together")
+    _refuse_contradictions(given)
 
     from devserver import projectfile
 
     project = projectfile.load(cwd or os.getcwd())
-    settings = dict(project.values) if project else {}
-    check_settings = dict(project.check) if project else {}
     if target is None:
-        if "target" not in settings:
-            where = f" and {project.path} sets no target" if project else ""
-            raise UsageError(f"missing TARGET: a SCRIPT, -m MODULE or MODULE:ATTR{where} (see 'tdev {command} --help')")
-        kind, value = settings["target"]
-        target = Target(kind, value, list(settings.get("args", [])))
+        target = _configured_target(command, project)
     if target.kind != "app":
-        for name in APP_ONLY:
-            if name in given:
-                raise UsageError(f"--{name} only applies to a MODULE:ATTR target (a script or module listens where it likes)")
+        _refuse_app_options(given)
+    settings = {CONFIG: project.values if project else {}, CHECK_OPTIONS: project.check if project else {}}
 
-    config = RunConfig(target=target, config_file=project.path if project else None)
+    def value(option: Option) -> Any:
+        return _value(option, given, settings[option.group], environ)
 
-    def setting(name, default, convert=lambda value: value):
-        if name in given:
-            return convert(given[name])
-        return settings.get(name, default)
-
-    config.watch = setting("watch", [], lambda paths: [_existing_path(p) for p in paths])
-    config.include = setting("include", [])
-    config.ignore = setting("ignore", [])
-    config.debounce_ms = setting("debounce_ms", config.debounce_ms, lambda v: _number("--debounce", v, int, "milliseconds"))
-    config.grace = setting("grace", config.grace, lambda v: _number("--grace", v, float, "seconds"))
-    poll_env = environ.get("TDEV_POLL", "") not in ("", "0", "false", "no")
-    config.poll = bool(given.get("poll")) or poll_env or bool(settings.get("poll", False))
-    config.reload = not given.get("no_reload")
-    if given.get("livereload") or given.get("no_livereload"):
-        config.livereload = not given.get("no_livereload")
-    else:
-        config.livereload = settings.get("livereload", True)
-    config.warm = not given.get("no_warm") and bool(settings.get("warm", True))
-    config.host = setting("host", config.host, _host)
-    config.port = setting("port", config.port, _port)
-    config.debug = bool(given.get("debug")) or bool(settings.get("debug", False))
-    config.max_open_files = setting("max_open_files", config.max_open_files, _max_open_files)
-    config.verbosity = VERBOSE if given.get("verbose") else QUIET if given.get("quiet") else NORMAL
-
-    check = CheckOptions()
-    check.paths = [_url_path(p) for p in given["paths"]] if "paths" in given else check_settings.get("paths", check.paths)
-    check.expect = [_expectation(e) for e in given["expect"]] if "expect" in given else check_settings.get("expect", [])
-    check.timeout = _timeout(given["timeout"]) if "timeout" in given else check_settings.get("timeout", check.timeout)
-    check.json = bool(given.get("json"))
-    config.check = check
+    config = RunConfig(
+        target=target,
+        config_file=project.path if project else None,
+        check=CheckOptions(**{option.dest: value(option) for option in of_group(CHECK_OPTIONS)}),
+        **{option.dest: value(option) for option in of_group(CONFIG)},
+    )
     try:
         target.validate()
     except TargetError as exc:
@@ -196,122 +136,110 @@ def parse(command: str, argv: "list[str]", environ=None, cwd: "str | None" = Non
     return config
 
 
-def _scan(command: str, argv: "list[str]") -> "tuple[dict, Target | None]":
+def _value(option: Option, given: Given, settings: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+    """The command line's value, else the environment's, else pyproject.toml's, else the default."""
+    typed = given.get(option.dest)
+    if typed:
+        return option.from_command_line(typed, os.getcwd()) if option.names else typed[-1][1]
+    if option.env and environ.get(option.env, "") not in ("", "0", "false", "no"):
+        return True
+    return settings[option.dest] if option.dest in settings else option.initial()
+
+
+def _configured_target(command: str, project: ProjectSettings | None) -> Target:
+    values = project.values if project else {}
+    if "target" not in values:
+        where = f" and {project.path} sets no target" if project else ""
+        raise UsageError(f"missing TARGET: a SCRIPT, -m MODULE or MODULE:ATTR{where} (see 'tdev {command} --help')")
+    kind, value = values["target"]
+    return Target(kind, value, list(values.get("args", [])))
+
+
+def _refuse_contradictions(given: Given) -> None:
+    """Two switches of one option that set different values: --verbose and --quiet."""
+    for option in OPTIONS:
+        values = {value for _spelling, value in given.get(option.dest, [])} if option.switches else set()
+        if len(values) > 1:
+            names = [switch.names[-1] for switch in option.switches if switch.value in values]
+            raise UsageError(f"{names[0]} and {names[1]} cannot be used together")
+
+
+def _refuse_app_options(given: Given) -> None:
+    for option in OPTIONS:
+        if option.app_only and option.dest in given:
+            spelling = given[option.dest][0][0]
+            raise UsageError(
+                f"{spelling} only applies to a MODULE:ATTR target (a script or module listens where it likes)"
+            )
+
+
+def _spellings(command: str) -> dict[str, tuple[Option, Switch | None]]:
+    """Every spelling the command accepts: the option, and the switch for spellings without a value."""
+    known: dict[str, tuple[Option, Switch | None]] = {}
+    for option in for_command(command):
+        known.update((name, (option, None)) for name in option.names)
+        known.update((name, (option, switch)) for switch in option.switches for name in switch.names)
+    return known
+
+
+def _scan(command: str, argv: list[str]) -> tuple[Given, Target | None]:
     """Options (as typed, not validated yet) and the target with its arguments."""
-    given: dict = {}
+    known = _spellings(command)
+    given: Given = {}
     i = 0
     while i < len(argv):
+        target = _target_at(argv, i)
+        if target is not None:
+            return given, target
         arg = argv[i]
-        if arg == "--":
-            if i + 1 >= len(argv):
-                raise UsageError("missing TARGET after '--'")
-            return given, _positional_target(argv[i + 1], argv[i + 2 :])
-        if arg == "-m" or (arg.startswith("-m") and not arg.startswith("--")):
-            name = arg[2:] if arg != "-m" else (argv[i + 1] if i + 1 < len(argv) else None)
-            if not name:
-                raise UsageError("-m needs a module name")
-            rest = argv[i + 1 :] if arg != "-m" else argv[i + 2 :]
-            return given, Target("module", name, rest)
-        if not arg.startswith("-") or arg == "-":
-            return given, _positional_target(arg, argv[i + 1 :])
-        option, has_value, inline = arg.partition("=")
-        spec = OPTIONS.get(option)
-        if spec is None or command not in spec[2]:
-            other = f" (it is an option of 'tdev {RUN if command == CHECK else CHECK}')" if spec else ""
-            raise UsageError(f"unknown option {arg!r} for 'tdev {command}'{other} (see 'tdev {command} --help')")
-        name, takes_value, _commands = spec
-        if not takes_value:
+        spelling, has_value, inline = arg.partition("=")
+        if spelling not in known:
+            other = RUN if command == CHECK else CHECK
+            hint = f" (it is an option of 'tdev {other}')" if spelling in _spellings(other) else ""
+            raise UsageError(f"unknown option {arg!r} for 'tdev {command}'{hint} (see 'tdev {command} --help')")
+        option, switch = known[spelling]
+        if switch is not None:
             if has_value:
-                raise UsageError(f"{arg!r}: {option} takes no value")
-            given[name] = True
+                raise UsageError(f"{arg!r}: {spelling} takes no value")
+            value: Any = switch.value
+        elif has_value:
+            value = inline
+        elif i + 1 < len(argv):
+            i += 1
+            value = argv[i]
         else:
-            if has_value:
-                value = inline
-            elif i + 1 < len(argv):
-                i += 1
-                value = argv[i]
-            else:
-                raise UsageError(f"{option} needs a value")
-            if name in REPEATABLE:
-                given.setdefault(name, []).append(value)
-            else:
-                given[name] = value
+            raise UsageError(f"{spelling} needs a value")
+        given.setdefault(option.dest, []).append((spelling, value))
         i += 1
     return given, None
 
 
-def _positional_target(text: str, args: "list[str]") -> Target:
+def _target_at(argv: list[str], i: int) -> Target | None:
+    """The target if it starts at ``argv[i]`` (python's rule: the first argument that is not an option)."""
+    arg = argv[i]
+    if arg == "--":
+        if i + 1 >= len(argv):
+            raise UsageError("missing TARGET after '--'")
+        return _positional_target(argv[i + 1], argv[i + 2 :])
+    if arg == "-m" or (arg.startswith("-m") and not arg.startswith("--")):
+        name = arg[2:] if arg != "-m" else (argv[i + 1] if i + 1 < len(argv) else None)
+        if not name:
+            raise UsageError("-m needs a module name")
+        rest = argv[i + 1 :] if arg != "-m" else argv[i + 2 :]
+        return Target("module", name, rest)
+    if not arg.startswith("-") or arg == "-":
+        return _positional_target(arg, argv[i + 1 :])
+    return None
+
+
+def _positional_target(text: str, args: list[str]) -> Target:
     try:
         return classify(text, args)
     except TargetError as exc:
         raise UsageError(str(exc)) from None
 
 
-def _existing_path(path: str) -> str:
-    if not path:
-        raise UsageError("--watch needs a path")
-    if not os.path.exists(path):
-        raise UsageError(f"--watch {path}: no such file or directory")
-    return os.path.realpath(path)
-
-
-def _number(option: str, text: str, kind, unit: str):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise UsageError(f"{option} {text!r}: expected a number of {unit}") from None
-    if value < 0 or not math.isfinite(value):
-        raise UsageError(f"{option} {text!r}: must be a finite number >= 0")
-    return value
-
-
-def _host(text: str) -> str:
-    if not text.strip():
-        raise UsageError("--host needs an address, e.g. 127.0.0.1 or 0.0.0.0")
-    return text
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port {text!r}: expected a port number from 0 to 65535")
-    return port
-
-
-def _max_open_files(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(f"--max-open-files {text!r}: expected a whole number >= 1")
-    return value
-
-
-def _url_path(text: str) -> str:
-    if not text.startswith("/"):
-        raise UsageError(f"--path {text!r}: must start with '/', e.g. /health")
-    return text
-
-
-def _expectation(text: str) -> str:
-    text = text.strip().lower()
-    if len(text) == 3 and ((text.isdigit() and 100 <= int(text) <= 599) or (text[0] in "12345" and text[1:] == "xx")):
-        return text
-    raise UsageError(f"--expect {text!r}: expected a status like 200 or a class like 2xx")
-
-
-def _timeout(text: str) -> float:
-    value = _number("--timeout", text, float, "seconds")
-    if value == 0:
-        raise UsageError("--timeout must be more than 0 seconds")
-    return value
-
-
-def main(argv: "list[str] | None" = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         return _dispatch(argv)
@@ -322,11 +250,13 @@ def main(argv: "list[str] | None" = None) -> int:
         return 130
 
 
-def _dispatch(argv: "list[str]") -> int:
-    if not argv or argv[0] in ("-h", "--help", "help"):
+def _dispatch(argv: list[str]) -> int:
+    spellings = _spellings(MAIN)
+    first = spellings[argv[0]][0].dest if argv and argv[0] in spellings else None
+    if not argv or argv[0] == "help" or first == "help":
         print(MAIN_HELP, end="")
         return 0 if argv else 2
-    if argv[0] in ("-V", "--version"):
+    if first == "version":
         print(f"tdev {__version__}")
         return 0
     command, rest = argv[0], argv[1:]

@@ -1,49 +1,53 @@
-"""What ``tdev run`` / ``tdev check`` were asked to do, after parsing and validation."""
+"""What ``tdev run`` / ``tdev check`` were asked to do, after parsing and validation.
+
+The defaults are those of the option table (:mod:`devserver.options`), which also
+sets the fields from the command line and ``[tool.tdev]``.
+"""
+
+from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from devserver.output import NORMAL
+from devserver.options import UsageError, default
 from devserver.target import Target
 
+__all__ = ["DEFAULT_HOST", "DEFAULT_MAX_OPEN_FILES", "DEFAULT_PORT", "CheckOptions", "RunConfig", "UsageError"]
 
-class UsageError(Exception):
-    """A mistake in what the user typed (or wrote in pyproject.toml): one line on stderr, exit code 2."""
-
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8888
-DEFAULT_MAX_OPEN_FILES = 50000  # Tornado's deployment guide: raise "Too many open files" limits
+DEFAULT_HOST: str = default("host")
+DEFAULT_PORT: int = default("port")
+DEFAULT_MAX_OPEN_FILES: int = default("max_open_files")  # Tornado's deployment guide: raise "Too many open files"
 
 
 @dataclass
 class CheckOptions:
-    paths: "list[str]" = field(default_factory=lambda: ["/"])
-    expect: "list[str]" = field(default_factory=list)  # "200", "2xx"; empty: anything below 500
-    timeout: float = 20.0
-    json: bool = False
+    paths: list[str] = field(default_factory=lambda: default("paths"))
+    expect: list[str] = field(default_factory=lambda: default("expect"))  # "200", "2xx"; empty: anything below 500
+    timeout: float = default("timeout")
+    json: bool = default("json")
 
 
 @dataclass
 class RunConfig:
     target: Target
-    watch: "list[str]" = field(default_factory=list)  # absolute paths, files or directories
-    include: "list[str]" = field(default_factory=list)
-    ignore: "list[str]" = field(default_factory=list)
-    poll: bool = False
-    debounce_ms: int = 10
-    grace: float = 5.0
-    reload: bool = True
-    livereload: bool = True
-    verbosity: int = NORMAL
+    watch: list[str] = field(default_factory=lambda: default("watch"))  # absolute paths, files or directories
+    include: list[str] = field(default_factory=lambda: default("include"))
+    ignore: list[str] = field(default_factory=lambda: default("ignore"))
+    poll: bool = default("poll")
+    debounce_ms: int = default("debounce_ms")
+    grace: float = default("grace")
+    reload: bool = default("reload")
+    livereload: bool = default("livereload")
+    verbosity: int = default("verbosity")
     host: str = DEFAULT_HOST  # module:attr targets only
     port: int = DEFAULT_PORT
-    debug: bool = False
+    debug: bool = default("debug")
     max_open_files: int = DEFAULT_MAX_OPEN_FILES
-    warm: bool = True  # warm restarts: a standby process with the app's libraries already imported
-    config_file: "str | None" = None  # the pyproject.toml that contributed settings
+    warm: bool = default("warm")  # warm restarts: a standby process with the app's libraries already imported
+    config_file: str | None = None  # the pyproject.toml that contributed settings
     check: CheckOptions = field(default_factory=CheckOptions)
 
-    def child_options(self) -> dict:
+    def child_options(self) -> dict[str, Any]:
         """What the app process needs to know besides the target (sent as JSON)."""
         if self.target.kind == "app":
             return {"app": {"host": self.host, "port": self.port, "debug": self.debug}}

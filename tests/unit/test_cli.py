@@ -143,7 +143,7 @@ def test_check_options(app):
 @pytest.mark.parametrize(
     "argv, fragment",
     [
-        (["--path", "health", "app.py"], "must start with '/'"),
+        (["--path", "health", "app.py"], "starting with '/'"),  # the wording of [tool.tdev.check] paths
         (["--expect", "abc", "app.py"], "'abc'"),
         (["--expect", "600", "app.py"], "'600'"),
         (["--timeout", "0", "app.py"], "--timeout"),

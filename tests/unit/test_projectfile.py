@@ -165,6 +165,12 @@ def test_edge_values(tmp_path):
     assert settings.check == {"timeout": 0.5, "expect": ["599", "100", "5xx"]}
 
 
+def test_status_text_as_on_the_command_line(tmp_path):
+    # the converter of --expect: case and surrounding spaces do not matter ('2XX' was refused here before)
+    tdev(tmp_path, "[tool.tdev.check]\nexpect = ['2XX', ' 404 ']\n", header="")
+    assert load(str(tmp_path)).check == {"expect": ["2xx", "404"]}
+
+
 def test_inline_check_table(tmp_path):
     tdev(tmp_path, "check = { paths = ['/'] }\n")
     assert load(str(tmp_path)).check == {"paths": ["/"]}
@@ -352,9 +358,10 @@ def test_wrong_values(tmp_path, body, expected):
         ("expect = [99]", "[tool.tdev.check] expect[0]: expected a status code 100-599"),
         (
             "expect = [true]",
-            "[tool.tdev.check] expect[0]: expected a status code 100-599 (200 or '200') or a class like '2xx', got true",
+            "[tool.tdev.check] expect[0]: expected a status code 100-599 (200 or '200') or a class like '2xx', "
+            "got true",
         ),
-        ("expect = ['2XX']", "[tool.tdev.check] expect[0]: expected a status code 100-599"),
+        ("expect = ['2xy']", "[tool.tdev.check] expect[0]: expected a status code 100-599"),
         ("expect = ['20x']", "[tool.tdev.check] expect[0]: expected a status code 100-599"),
         ("expect = ['2000']", "[tool.tdev.check] expect[0]: expected a status code 100-599"),
         ("expect = ['ok']", "got 'ok'"),
