@@ -22,6 +22,7 @@ from devserver.options import (
     MAIN,
     OPTIONS,
     RUN,
+    SECTIONS,
     Option,
     Switch,
     for_command,
@@ -117,7 +118,7 @@ def parse(
     if target is None:
         target = _configured_target(command, project)
     if target.kind != "app":
-        _refuse_app_options(given)
+        _refuse_app_options(given, project)
     settings = {CONFIG: project.values if project else {}, CHECK_OPTIONS: project.check if project else {}}
 
     def value(option: Option) -> Any:
@@ -146,6 +147,11 @@ def _value(option: Option, given: Given, settings: Mapping[str, Any], environ: M
     return settings[option.dest] if option.dest in settings else option.initial()
 
 
+def _file_target_kind(project: ProjectSettings) -> str | None:
+    target = project.values.get("target")
+    return target[0] if target else None
+
+
 def _configured_target(command: str, project: ProjectSettings | None) -> Target:
     values = project.values if project else {}
     if "target" not in values:
@@ -164,13 +170,20 @@ def _refuse_contradictions(given: Given) -> None:
             raise UsageError(f"{names[0]} and {names[1]} cannot be used together")
 
 
-def _refuse_app_options(given: Given) -> None:
+def _refuse_app_options(given: Given, project: ProjectSettings | None) -> None:
+    """--host / --port / --debug, typed or in pyproject.toml, with a script or module target: one rule."""
     for option in OPTIONS:
-        if option.app_only and option.dest in given:
-            spelling = given[option.dest][0][0]
-            raise UsageError(
-                f"{spelling} only applies to a MODULE:ATTR target (a script or module listens where it likes)"
-            )
+        if not option.app_only:
+            continue
+        if option.dest in given:
+            what = given[option.dest][0][0]
+        elif project is not None and option.dest in project.keys and _file_target_kind(project) != "app":
+            # A file that names a MODULE:ATTR target may set its port: a script typed instead does not
+            # use them. A file with a script target, or none, may not.
+            what = f"{project.path}: {SECTIONS[CONFIG]} {project.keys[option.dest]}"
+        else:
+            continue
+        raise UsageError(f"{what} only applies to a MODULE:ATTR target (a script or module listens where it likes)")
 
 
 def _spellings(command: str) -> dict[str, tuple[Option, Switch | None]]:

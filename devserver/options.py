@@ -93,30 +93,50 @@ def is_dotted_name(text: str) -> bool:
     return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
-def number(
-    kind: type, expected: str, low: float, high: float = math.inf, out_of_range: str = "", above: bool = False
-) -> Converter:
-    """A finite ``kind`` (int or float) from ``low`` (excluded if ``above``) to ``high``.
+class Number:
+    """A finite ``kind`` (int or float) from ``low`` (excluded if ``above``) to ``high``, in ``unit``.
 
-    ``expected`` words the error for a value that is no such number, ``out_of_range`` (default: the same)
-    for one outside the range.  Command-line text is parsed; from the file, only a TOML number will do.
+    Every number has a range, shown in ``--help`` and in the error: a value past it (``--debounce
+    99999999999999999999``) is a mistake, not a setting.  Command-line text is parsed; from the
+    file, only a TOML number will do.
     """
 
-    def convert(value: Any, where: Where) -> Any:
+    def __init__(self, kind: type, unit: str, low: float, high: float, above: bool = False, expected: str = ""):
+        self.kind, self.unit, self.low, self.high, self.above = kind, unit, low, high, above
+        what = "a whole number" if kind is int else "a number"
+        self.expected = expected or f"expected {what} {self.range_text()}".replace("  ", " ")
+
+    def range_text(self) -> str:
+        low, high = _plain(self.low), _plain(self.high)
+        unit = f" {self.unit}" if self.unit else ""
+        if self.above:
+            return f"of{unit} above {low}, up to {high}"
+        return f"of{unit} from {low} to {high}" if unit else f"from {low} to {high}"
+
+    def short_range(self) -> str:
+        """For --help: ``0-10000``, or ``> 0, <= 3600``."""
+        low, high = _plain(self.low), _plain(self.high)
+        return f"> {low}, <= {high}" if self.above else f"{low}-{high}"
+
+    def __call__(self, value: Any, where: Where) -> Any:
+        kind = self.kind
         if where.text and isinstance(value, str):
             try:
                 result = kind(value)
-            except ValueError:
-                raise where.bad(value, expected) from None
+            except (ValueError, OverflowError):
+                raise where.bad(value, self.expected) from None
         elif isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
-            raise where.bad(value, expected)
+            raise where.bad(value, self.expected)
         else:
             result = kind(value)
-        if not (math.isfinite(result) and (low < result if above else low <= result) and result <= high):
-            raise where.bad(value, out_of_range or expected)
+        low_ok = self.low < result if self.above else self.low <= result
+        if not (math.isfinite(result) and low_ok and result <= self.high):
+            raise where.bad(value, self.expected)
         return result
 
-    return convert
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 def string(what: str, empty_ok: bool = False) -> Converter:
@@ -272,7 +292,7 @@ OPTIONS: tuple[Option, ...] = (
            nonempty="expected at least one status code", default=(), default_text="any status below 500"),
     Option("timeout", (CHECK,), "how long the app may take to listen, and each request to answer",
            group=CHECK_OPTIONS, names=("--timeout",), metavar="SECONDS", key="timeout",
-           convert=number(float, "expected a finite number of seconds > 0", 0, above=True), default=20.0),
+           convert=Number(float, "seconds", 0, 3600, above=True), default=20.0),
     Option("json", (CHECK,), "print the result as one JSON object on stdout (the app's output goes to stderr)",
            group=CHECK_OPTIONS, switches=(Switch(("--json",), True),), default=False),
     # watching
@@ -287,13 +307,11 @@ OPTIONS: tuple[Option, ...] = (
            key="poll", convert=boolean, default=False, env="TDEV_POLL"),
     Option("debounce_ms", (RUN,), "quiet time that ends a burst of changes", names=("--debounce",), metavar="MS",
            key="debounce", default=10,
-           convert=number(int, "expected an integer number of milliseconds", 0,
-                          out_of_range="must be >= 0 milliseconds")),
+           convert=Number(int, "milliseconds", 0, 10000)),
     # the app process
     Option("grace", BOTH, "how long the app may take to stop before it is killed", names=("--grace",),
            metavar="SECONDS", key="grace", default=5.0,
-           convert=number(float, "expected a number of seconds", 0,
-                          out_of_range="must be a finite number of seconds >= 0")),
+           convert=Number(float, "seconds", 0, 3600)),
     Option("reload", (RUN,), "restart the app when its files change",
            switches=(Switch(("--no-reload",), False, "run the app once, exactly as plain python would"),),
            default=True),
@@ -309,12 +327,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("host", BOTH, "MODULE:ATTR targets: address to listen on", names=("--host",), metavar="HOST", key="host",
            convert=string("a host name or address"), default="127.0.0.1", app_only=True),
     Option("port", BOTH, "MODULE:ATTR targets: port to listen on", names=("--port",), metavar="PORT", key="port",
-           convert=number(int, "expected a port number 0-65535", 0, 65535), default=8888, app_only=True),
+           convert=Number(int, "", 0, 65535, expected="expected a port number 0-65535"), default=8888,
+           app_only=True),
     Option("debug", BOTH, "MODULE:ATTR targets: Tornado's debug settings (tdev keeps doing the reloading)",
            switches=(Switch(("--debug",), True),), key="debug", convert=boolean, default=False, app_only=True),
     Option("max_open_files", BOTH, "raise the app's soft open-files limit to N, capped by the hard limit",
            names=("--max-open-files",), metavar="N", key="max-open-files",
-           convert=number(int, "expected an integer >= 1", 1), default=50000),  # Tornado's deployment guide
+           convert=Number(int, "", 1, 2**30), default=50000),  # Tornado's deployment guide; Linux caps at 2**30
     # tdev itself
     Option("verbosity", BOTH, "how much tdev says", default=NORMAL, switches=(
         Switch(("-v", "--verbose"), VERBOSE, {RUN: "say more: the watch set, each change, timings", CHECK: "say more"}),
@@ -353,6 +372,8 @@ def options_help(command: str) -> str:
     for option in for_command(command):
         if option.names:
             notes = ["repeatable"] if option.repeatable else []
+            if isinstance(option.convert, Number):
+                notes.append(option.convert.short_range())
             if option.shown_default():
                 notes.append(f"default {option.shown_default()}")
             lines.append(_line(f"{', '.join(option.names)} {option.metavar}", option.help_for(command), notes))

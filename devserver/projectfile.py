@@ -32,6 +32,7 @@ class ProjectSettings:
     path: str  # absolute path of the pyproject.toml
     values: dict[str, Any] = field(default_factory=dict)  # only the [tool.tdev] keys present, normalised
     check: dict[str, Any] = field(default_factory=dict)  # only the [tool.tdev.check] keys present, normalised
+    keys: dict[str, str] = field(default_factory=dict)  # [tool.tdev] setting -> its key as written (for errors)
 
 
 def find_pyproject(start: str) -> str | None:
@@ -92,6 +93,7 @@ def _read_tdev(path: str, table: dict[str, Any], settings: ProjectSettings) -> N
             _read_check(path, key, table[key], settings.check)
         else:
             settings.values[known[name].dest] = known[name].from_file(table[key], Where.key(path, section, key))
+            settings.keys[known[name].dest] = key
 
 
 def _refuse_two_keys_for_one_setting(

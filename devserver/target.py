@@ -33,7 +33,8 @@ class Target:
     def python_argv(self) -> "list[str]":
         """What follows ``python [flags]`` to run this target plainly."""
         if self.kind == "script":
-            return [self.value, *self.args]
+            # python reads a script named "-x.py" as an option unless "--" ends its options first.
+            return ["--", self.value, *self.args] if self.value.startswith("-") else [self.value, *self.args]
         if self.kind == "module":
             return ["-m", self.value, *self.args]
         raise ValueError("a module:attr target has no plain python command line")

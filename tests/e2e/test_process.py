@@ -241,6 +241,14 @@ def test_no_reload_exit_code_is_the_apps(tdev, tmp_path):
     assert t.wait(timeout=15) == 7
 
 
+def test_no_reload_runs_a_script_whose_name_starts_with_a_dash(tdev, tmp_path):
+    # python -- -dash.py works; so must tdev run --no-reload -- -dash.py (and tdev run -- -dash.py).
+    write(tmp_path / "-dash.py", "import sys\nprint('ran', sys.argv[1:])\nsys.exit(3)\n")
+    t = tdev(["run", "--no-reload", "--", "-dash.py", "x"], cwd=tmp_path)
+    assert t.wait(timeout=15) == 3
+    assert "ran ['x']" in t.out, t.err
+
+
 # -- 5. debug=True -------------------------------------------------------------------------------
 
 DEBUG_APP = """

@@ -223,3 +223,19 @@ def test_no_target_anywhere(app):
     with pytest.raises(UsageError) as info:
         parse_run([], environ={})
     assert "sets no target" in str(info.value)
+
+
+@pytest.mark.parametrize("setting", ["port = 8000", "host = '0.0.0.0'", "debug = true"])
+def test_app_only_settings_in_pyproject_with_a_script_are_refused_like_the_options(app, setting):
+    (app / "pyproject.toml").write_text(f"[tool.tdev]\n{setting}\n")
+    key = setting.split(" ")[0]
+    with pytest.raises(UsageError, match=rf"pyproject.toml: \[tool.tdev\] {key} only applies to a MODULE:ATTR target"):
+        parse_run(["app.py"], environ={})
+    with pytest.raises(UsageError, match=rf"\[tool.tdev\] {key} only applies"):
+        parse_run(["-m", "pkg.server"], environ={})
+
+
+def test_a_script_with_a_file_target_script_and_a_port_is_refused(app):
+    (app / "pyproject.toml").write_text("[tool.tdev]\ntarget = 'app.py'\nport = 8000\n")
+    with pytest.raises(UsageError, match=r"\[tool.tdev\] port only applies to a MODULE:ATTR target"):
+        parse_run([], environ={})

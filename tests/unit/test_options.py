@@ -257,8 +257,8 @@ def test_file_errors_name_the_file_and_key():
 @pytest.mark.parametrize(
     "convert, text, value",
     [
-        (options.number(int, "n", 0), "12", 12),
-        (options.number(float, "s", 0), "1e3", 1000.0),
+        (options.Number(int, "", 0, 100), "12", 12),
+        (options.Number(float, "seconds", 0, 5000), "1e3", 1000.0),
         (options.status, " 2XX ", "2xx"),
         (options.url_path, "/a", "/a"),
     ],
@@ -272,6 +272,29 @@ def test_text_is_parsed_only_on_the_command_line(convert, text, value):
 
 
 def test_bool_is_not_a_number():
-    for convert in (options.number(int, "n", 0), options.number(float, "s", 0), options.status):
+    for convert in (options.Number(int, "", 0, 100), options.Number(float, "seconds", 0, 5000), options.status):
         with pytest.raises(UsageError, match="got true"):
             convert(True, Where.key("/p/pyproject.toml", "[tool.tdev]", "x"))
+
+
+def test_every_number_has_a_range_shown_in_help_and_enforced():
+    numbers = [option for option in options.OPTIONS if isinstance(option.convert, options.Number)]
+    assert {option.dest for option in numbers} == {"timeout", "debounce_ms", "grace", "port", "max_open_files"}
+    for option in numbers:
+        convert = option.convert
+        for command in option.commands:
+            line = next(line for line in options.options_help(command).splitlines() if option.names[0] + " " in line)
+            assert convert.short_range() in line, line
+        too_big = convert.kind(convert.high) + 1
+        with pytest.raises(UsageError):
+            convert(str(too_big), Where.arg(option.names[0], str(too_big), "/"))
+        with pytest.raises(UsageError):
+            convert(too_big, Where.key("/p/pyproject.toml", "[tool.tdev]", option.key))
+        assert convert(str(convert.kind(convert.high)), Where.arg(option.names[0], "x", "/")) == convert.high
+
+
+@pytest.mark.parametrize("text", ["99999999999999999999999999", "1e400", "inf", "nan"])
+def test_absurd_debounce_is_refused(text):
+    option = next(option for option in options.OPTIONS if option.dest == "debounce_ms")
+    with pytest.raises(UsageError, match="from 0 to 10000"):
+        option.convert(text, Where.arg("--debounce", text, "/"))
