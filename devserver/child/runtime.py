@@ -16,6 +16,7 @@ import threading
 import time
 import types
 
+from devserver import compat
 from devserver.channel import Channel
 from devserver.child import imports, tornado_hooks
 
@@ -26,7 +27,7 @@ _HERE = os.path.dirname(os.path.realpath(__file__))
 _OWN_FILES = {
     os.path.join(_HERE, name)
     for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py")
-}
+} | {os.path.realpath(compat.__file__)}
 
 _stop_requested = threading.Event()
 _go = threading.Event()  # standby: the supervisor says "run the target now"
@@ -136,9 +137,7 @@ def _on_sigterm(signum, frame) -> None:
     _stop_requested.set()
     if _stop_scheduled:
         return  # already stopping on the event loop (the lifeline may repeat the signal)
-    # asyncio may be half-imported right now: look the function up, do not assume it.
-    get_running_loop = getattr(sys.modules.get("asyncio"), "_get_running_loop", None)
-    loop = get_running_loop() if get_running_loop is not None else None
+    loop = compat.running_loop()  # asyncio may be half-imported right now: it looks, does not assume
     if loop is not None:
         _stop_scheduled = True
         if "tornado.tcpserver" in sys.modules:
@@ -227,16 +226,12 @@ def _exit_now(code) -> None:
     handlers, flush open files.  Only the module-by-module teardown is
     skipped, which costs a Tornado app ~50 ms on every reload.
     """
-    shutdown_threads = getattr(threading, "_shutdown", None)
     try:
-        if shutdown_threads is not None:
-            shutdown_threads()
+        compat.shutdown_threads()
     except BaseException:
         pass
-    import atexit
-
     try:
-        atexit._run_exitfuncs()
+        compat.run_exitfuncs()
     except BaseException:
         pass
     _flush_open_files()
@@ -326,7 +321,7 @@ def _prepare_module(name: str, args: "list[str]"):
     if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
         sys.path.insert(0, os.getcwd())
     _fresh_main()
-    return lambda: runpy._run_module_as_main(name, alter_argv=True)
+    return lambda: compat.run_module_as_main(name)
 
 
 # -- warm restarts: the standby ---------------------------------------------------------------
@@ -378,8 +373,10 @@ def _notice_environ_writes(project_dirs) -> None:
     variable: a library imported after that may read it at import time, so a standby (which imports
     libraries before any of the app's code runs) must not import it ahead of time."""
     environ = os.environ
-    original = environ.encodevalue  # called by every write (setitem, setdefault, update), not by reads
+    original = compat.environ_encoder(environ)  # called by every write (setitem, setdefault, update), not by reads
     roots = tuple(d.rstrip(os.sep) + os.sep for d in project_dirs if isinstance(d, str))
+    if original is None:
+        return
 
     def encodevalue(value):
         global _environ_cut
@@ -390,11 +387,11 @@ def _notice_environ_writes(project_dirs) -> None:
         filename = frame.f_code.co_filename if frame is not None else ""
         if filename.startswith(roots) and "-packages" + os.sep not in filename:
             _environ_cut = len(sys.modules)
-            environ.encodevalue = original  # once is enough
+            compat.set_environ_encoder(environ, original)  # once is enough
         return original(value)
 
     if roots:
-        environ.encodevalue = encodevalue
+        compat.set_environ_encoder(environ, encodevalue)
 
 
 def _module_snapshot() -> "list[list[str]]":
@@ -428,8 +425,7 @@ def _fresh_main() -> types.ModuleType:
 
 
 def _run_reload_hooks() -> None:
-    autoreload = sys.modules.get("tornado.autoreload")
-    for hook in getattr(autoreload, "_reload_hooks", ()):
+    for hook in compat.reload_hooks():
         try:
             hook()
         except Exception as exc:  # a failing hook must not keep the app alive

@@ -31,6 +31,7 @@ import weakref
 DRAIN_SECONDS = 3.0  # longest wait for in-flight requests when the app is stopped
 FRESH_SECONDS = 0.5  # longest wait for the first request of a connection accepted just before the stop
 
+from devserver import compat
 from devserver.child import imports
 
 _channel = None
@@ -108,16 +109,17 @@ def _patch_autoreload(autoreload) -> None:
     autoreload.start = start
     autoreload.watch = watch
     # Files watched before this patch (none in practice) still count.
-    imports.report("watch", list(getattr(autoreload, "_watched_files", ())))
+    imports.report("watch", compat.watched_files(autoreload))
 
 
 def _patch_netutil(netutil) -> None:
     """Listening sockets come from the supervisor, which keeps them open across restarts."""
     original_bind = netutil.bind_sockets
     original_bind_unix = netutil.bind_unix_socket
+    default_backlog = compat.default_backlog(netutil)
 
     @functools.wraps(original_bind)
-    def bind_sockets(port, address=None, family=socket.AF_UNSPEC, backlog=netutil._DEFAULT_BACKLOG,
+    def bind_sockets(port, address=None, family=socket.AF_UNSPEC, backlog=default_backlog,
                      flags=None, reuse_port=False):
         if _channel is None or not _CAN_RECEIVE_FDS:
             return original_bind(port, address, family, backlog, flags, reuse_port)
@@ -126,7 +128,7 @@ def _patch_netutil(netutil) -> None:
         return [_listening_socket(fd) for fd in _ask_supervisor(request)]
 
     @functools.wraps(original_bind_unix)
-    def bind_unix_socket(file, mode=0o600, backlog=netutil._DEFAULT_BACKLOG):
+    def bind_unix_socket(file, mode=0o600, backlog=default_backlog):
         if _channel is None or not _CAN_RECEIVE_FDS:
             return original_bind_unix(file, mode, backlog)
         request = {"kind": "unix", "file": os.path.abspath(file), "mode": mode, "backlog": backlog}
@@ -222,14 +224,7 @@ class _TrackedRequest:
         self._delegate = delegate
         self._server_conn = server_conn
         self._active = False
-        finish_request = getattr(request_conn, "_finish_request", None)
-        if finish_request is not None:
-
-            def finished(*args, **kwargs):
-                self._end()
-                return finish_request(*args, **kwargs)
-
-            request_conn._finish_request = finished
+        compat.on_request_finished(request_conn, self._end)
 
     def _end(self) -> None:
         if self._active:
@@ -263,9 +258,7 @@ def stop_serving(loop, then) -> None:
     for server in servers:
         try:
             server.stop()
-            params = getattr(server, "conn_params", None)
-            if params is not None:
-                params.no_keep_alive = True  # responses still to come say Connection: close
+            compat.refuse_keep_alive(server)  # responses still to come say Connection: close
         except Exception:
             pass
     started = time.monotonic()
@@ -275,7 +268,7 @@ def stop_serving(loop, then) -> None:
         return any(
             not getattr(conn, "_tdev_had_request", False)
             for server in servers
-            for conn in list(getattr(server, "_connections", ()))
+            for conn in compat.server_connections(server)
         )
 
     def wait_for_requests() -> None:
