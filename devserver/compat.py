@@ -18,8 +18,6 @@ logger's inotify overflow warning (watcher.py, not an attribute; without it an o
 not noticed and the events lost are not rescanned).
 """
 
-from __future__ import annotations
-
 import sys
 
 TYPE_CHECKING = False  # typing costs the app process ~2-9 ms per start: imported for the type checker only
@@ -37,7 +35,7 @@ class Internal:
     __slots__ = ("module", "path", "used_by", "checked", "probe")
 
     def __init__(self, module: str, path: str, used_by: str, checked: str,
-                 probe: Callable[[Any], Any] | None = None) -> None:
+                 probe: "Callable[[Any], Any] | None" = None) -> None:
         self.module = module
         self.path = path
         self.used_by = used_by  # where tdev uses it, and why
@@ -52,7 +50,7 @@ class Internal:
         return f"Internal({self.name!r})"
 
 
-def _http_server(httpserver: Any) -> Any:
+def _http_server(httpserver: "Any") -> "Any":
     """An ``HTTPServer`` that is never started: its per-instance attributes."""
     return httpserver.HTTPServer(lambda request: None)
 
@@ -84,7 +82,7 @@ INTERNALS: list[Internal] = [
 ]
 
 
-def missing(internals: list[Internal] | None = None) -> list[str]:
+def missing(internals: "list[Internal] | None" = None) -> list[str]:
     """The internals (all of ``INTERNALS`` by default) absent from the installed versions, each as
     ``"module.path: why"``; importing the modules they live in."""
     import importlib
@@ -106,13 +104,13 @@ def missing(internals: list[Internal] | None = None) -> list[str]:
 DEFAULT_BACKLOG = 128  # tornado.netutil._DEFAULT_BACKLOG in every Tornado 6
 
 
-def default_backlog(netutil: Any) -> int:
+def default_backlog(netutil: "Any") -> int:
     """``tornado.netutil._DEFAULT_BACKLOG``: the backlog ``bind_sockets`` uses when not given one, so
     sockets tdev binds for the app are the ones the app would have bound.  Fallback: 128."""
     return getattr(netutil, "_DEFAULT_BACKLOG", DEFAULT_BACKLOG)
 
 
-def on_request_finished(request_conn: Any, callback: Callable[[], None]) -> bool:
+def on_request_finished(request_conn: "Any", callback: "Callable[[], None]") -> bool:
     """Call ``callback()`` when the response on this ``HTTP1Connection`` is written: wraps its
     ``_finish_request`` (called once the response is sent, or on a connection close while writing).
     False if it has none (fallback: the request counts as in flight until its connection closes,
@@ -121,7 +119,7 @@ def on_request_finished(request_conn: Any, callback: Callable[[], None]) -> bool
     if finish_request is None:
         return False
 
-    def finished(*args: Any, **kwargs: Any) -> Any:
+    def finished(*args: "Any", **kwargs: "Any") -> "Any":
         callback()
         return finish_request(*args, **kwargs)
 
@@ -129,13 +127,13 @@ def on_request_finished(request_conn: Any, callback: Callable[[], None]) -> bool
     return True
 
 
-def server_connections(server: Any) -> list[Any]:
+def server_connections(server: "Any") -> "list[Any]":
     """The open connections of an ``HTTPServer`` (its ``_connections`` set), to tell the ones still
     waiting for their first request.  Fallback: none (a drain does not wait for them)."""
     return list(getattr(server, "_connections", ()))
 
 
-def refuse_keep_alive(server: Any) -> None:
+def refuse_keep_alive(server: "Any") -> None:
     """Responses an ``HTTPServer`` still sends say ``Connection: close``: ``server.conn_params``
     (set in ``HTTPServer.initialize``, not documented) ``.no_keep_alive``.  Fallback: nothing
     (keep-alive clients learn of the stop when their connection is closed)."""
@@ -144,19 +142,19 @@ def refuse_keep_alive(server: Any) -> None:
         params.no_keep_alive = True
 
 
-def watched_files(autoreload: Any) -> list[str]:
+def watched_files(autoreload: "Any") -> list[str]:
     """The files ``tornado.autoreload.watch`` was given so far (``_watched_files``).  Fallback: none."""
     return list(getattr(autoreload, "_watched_files", ()))
 
 
-def reload_hooks() -> list[Callable[[], None]]:
+def reload_hooks() -> "list[Callable[[], None]]":
     """The functions given to ``tornado.autoreload.add_reload_hook`` (``_reload_hooks``), if Tornado's
     autoreload is imported.  Fallback: none (an app's reload hooks do not run when tdev stops it)."""
     return list(getattr(sys.modules.get("tornado.autoreload"), "_reload_hooks", ()))
 
 
 # -- CPython ----------------------------------------------------------------------------------
-def running_loop() -> Any:
+def running_loop() -> "Any":
     """The event loop running in this thread, or None: ``asyncio._get_running_loop()``, which does
     not raise (called from a signal handler).  asyncio may be half-imported at that moment: it is
     looked up, not imported.  Fallback: None (the stop is raised where the signal lands)."""
@@ -197,14 +195,14 @@ def run_module_as_main(name: str) -> None:
         runpy.run_module(name, run_name="__main__", alter_sys=True)
 
 
-def environ_encoder(environ: Any) -> Callable[[str], Any] | None:
+def environ_encoder(environ: "Any") -> "Callable[[str], Any] | None":
     """``os.environ.encodevalue``: called by every write to ``os.environ`` (``[]=``, ``setdefault``,
     ``update``), never by a read, so wrapping it notices writes.  None if absent (fallback: writes
     are not noticed)."""
     return getattr(environ, "encodevalue", None)
 
 
-def set_environ_encoder(environ: Any, encode: Callable[[str], Any]) -> None:
+def set_environ_encoder(environ: "Any", encode: "Callable[[str], Any]") -> None:
     """Replace ``os.environ.encodevalue`` (see ``environ_encoder``)."""
     environ.encodevalue = encode
 
