@@ -13,9 +13,10 @@ subprocess are looked up when a function needs them, never imported on their acc
 ``sys._getframe`` is not listed: it is documented in the ``sys`` reference (a CPython
 implementation detail that PyPy also provides) and used where it is.  watchdog: tdev uses
 its public API only (``Observer``, ``PollingObserverVFS``, ``schedule(..., event_filter=)``,
-the event classes); the one thing it reads that is not API is the text of the "watchdog"
-logger's inotify overflow warning (watcher.py, not an attribute; without it an overflow is
-not noticed and the events lost are not rescanned).
+the event classes); the one thing it reads that is not API is the "watchdog" logger's
+inotify overflow warning (watcher.py: a log message, not an attribute).  watchdog 7.1.0
+logs one; 4.0.0-7.0.0 do not (checked: 4.0.0, 4.0.2, 5.0.3, 6.0.0, 7.0.0), so with them an
+overflow goes unnoticed and the events lost are not rescanned.
 """
 
 import sys
