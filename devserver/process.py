@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 
+from devserver import compat
 from devserver.channel import Channel
 from devserver.target import Target
 
@@ -35,10 +36,7 @@ LAUNCH_DIR = _launch_dir()
 
 def interpreter_flags() -> "list[str]":
     """The flags this interpreter was started with (-X, -W, -O, -B, -I, ...)."""
-    try:
-        return subprocess._args_from_interpreter_flags()
-    except Exception:  # private helper; absent on some interpreters
-        return []
+    return compat.interpreter_flags()
 
 
 def child_environment() -> "dict[str, str]":

@@ -105,7 +105,9 @@ class HeldSockets:
 def _bind(request: dict) -> "list[socket.socket]":
     from tornado import netutil
 
-    backlog = request.get("backlog") or netutil._DEFAULT_BACKLOG
+    from devserver import compat
+
+    backlog = request.get("backlog") or compat.default_backlog(netutil)
     if request.get("kind") == "unix":
         return [netutil.bind_unix_socket(request["file"], mode=request.get("mode", 0o600), backlog=backlog)]
     return netutil.bind_sockets(

@@ -16,10 +16,16 @@ import importlib
 import os
 import sys
 
+TYPE_CHECKING = False  # for the type checker only: the app process imports Tornado when the app does
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from tornado.web import Application
+
 DEBUG_SETTINGS = {"compiled_template_cache": False, "static_hash_cache": False, "serve_traceback": True}
 
 
-def load(spec: str):
+def load(spec: str) -> "Application":
     """Import ``module`` and return the Application ``attr`` names (calling it if it is a factory)."""
     from tornado.web import Application
 
@@ -40,7 +46,7 @@ def load(spec: str):
     return app
 
 
-def apply_debug(app) -> None:
+def apply_debug(app: "Application") -> None:
     """Tornado's ``debug=True``, applied to a built app; the settings involved are read per request."""
     app.settings["debug"] = True
     for key, value in DEBUG_SETTINGS.items():
@@ -54,7 +60,8 @@ def prepare(spec: str, args: "list[str]") -> None:
         sys.path.insert(0, os.getcwd())
 
 
-def serve(spec: str, host: str, port: int, debug: bool, on_app=None) -> None:
+def serve(spec: str, host: str, port: int, debug: bool,
+          on_app: "Callable[[Application], None] | None" = None) -> None:
     """Build the app, listen, run the event loop until stopped."""
     app = load(spec)
     if debug:

@@ -9,9 +9,9 @@ During start-up the paths are batched (one message instead of thousands of
 sends on the reload's critical path) until the app listens, exits or fails;
 meanwhile the lifeline thread sends what has piled up every ``BATCH_SECONDS``
 (an app that never listens still gets its files watched), and stops batching
-once a period passes without imports.  After that each import is reported at once.  The supervisor treats a newly reported file
-modified after the app started as a change, so nothing saved while a batch
-waits is lost.
+once a period passes without imports.  After that each import is reported at
+once.  The supervisor treats a newly reported file modified after the app
+started as a change, so nothing saved while a batch waits is lost.
 
 It also lets other child modules run a function right after a given module has
 been executed (``after_import``), which is how Tornado is patched without
@@ -22,17 +22,28 @@ import os
 import sys
 import threading
 
+TYPE_CHECKING = False  # typing is imported for the type checker only: the app process does not pay for it
+if TYPE_CHECKING:
+    import types
+    from collections.abc import Iterable, Sequence
+    from importlib.machinery import ModuleSpec
+    from typing import Any, Callable
+
+    from devserver.channel import Channel
+
+    Patch = Callable[[types.ModuleType], None]
+
 BATCH_SECONDS = 0.3
 
-_channel = None
+_channel: "Channel | None" = None
 _sent: "set[str]" = set()
-_after: "dict[str, list]" = {}
+_after: "dict[str, list[Patch]]" = {}
 _pending: "dict[str, list[str]]" = {}
 _batching = True
 _lock = threading.Lock()
 
 
-def install(channel) -> None:
+def install(channel: "Channel") -> None:
     global _channel
     _channel = channel
     sys.meta_path.insert(0, _ReportingFinder())
@@ -41,7 +52,7 @@ def install(channel) -> None:
     flush_modules()
 
 
-def after_import(name: str, patch) -> None:
+def after_import(name: str, patch: "Patch") -> None:
     """Call ``patch(module)`` once ``name`` has been imported (now, if it already is)."""
     module = sys.modules.get(name)
     if module is not None:
@@ -50,7 +61,7 @@ def after_import(name: str, patch) -> None:
         _after.setdefault(name, []).append(patch)
 
 
-def report(kind: str, paths) -> None:
+def report(kind: str, paths: "Iterable[object]") -> None:
     """Send file paths to the supervisor (``files`` or ``watch``), each once per kind."""
     if _channel is None:
         return
@@ -123,7 +134,8 @@ def _forget_channel_in_fork() -> None:
 class _ReportingFinder:
     """Delegates to the finders after it and reports where each module comes from."""
 
-    def find_spec(self, fullname, path=None, target=None):
+    def find_spec(self, fullname: str, path: "Sequence[str] | None" = None,
+                  target: "types.ModuleType | None" = None) -> "ModuleSpec | None":
         meta_path = sys.meta_path
         try:
             start = meta_path.index(self) + 1
@@ -152,17 +164,17 @@ class _ReportingFinder:
 class _PatchingLoader:
     """Wraps a loader: runs ``patches`` on the module right after it executed."""
 
-    def __init__(self, loader, patches) -> None:
+    def __init__(self, loader: "Any", patches: "list[Patch]") -> None:
         self._loader = loader
         self._patches = patches
 
-    def create_module(self, spec):
+    def create_module(self, spec: "ModuleSpec") -> "types.ModuleType | None":
         return self._loader.create_module(spec)
 
-    def exec_module(self, module) -> None:
+    def exec_module(self, module: "types.ModuleType") -> None:
         self._loader.exec_module(module)
         for patch in self._patches:
             patch(module)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> "Any":
         return getattr(self._loader, name)

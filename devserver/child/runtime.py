@@ -16,8 +16,13 @@ import threading
 import time
 import types
 
+from devserver import compat
 from devserver.channel import Channel
 from devserver.child import imports, tornado_hooks
+
+TYPE_CHECKING = False  # typing is imported for the type checker only: the app process does not pay for it
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 # Frames of these files are ours, not the user's: hidden from tracebacks.
 _RUNPY = sys.modules.get("runpy")
@@ -26,7 +31,7 @@ _HERE = os.path.dirname(os.path.realpath(__file__))
 _OWN_FILES = {
     os.path.join(_HERE, name)
     for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py")
-}
+} | {os.path.realpath(compat.__file__)}
 
 _stop_requested = threading.Event()
 _go = threading.Event()  # standby: the supervisor says "run the target now"
@@ -52,78 +57,86 @@ def main(argv: "list[str]") -> None:
 
 def _start_lifeline(channel: Channel, standby: bool) -> None:
     """Read the supervisor's messages; if it goes away, take the process group down."""
-
-    def lifeline() -> None:
-        # Start-up's imported files go out in batches until the app listens, even if it never does
-        # (a standby's batches start when it is told to go).
-        batch_until = None if standby else time.monotonic() + imports.BATCH_SECONDS
-        resignals = 0
-        resignal_at = None
-        while True:
-            now = time.monotonic()
-            if _stop_requested.is_set() and resignals < 2 and resignal_at is None:
-                resignal_at = now + RESIGNAL_SECONDS
-            deadlines = [t for t in (batch_until, resignal_at) if t is not None]
-            timeout = max(0.0, min(deadlines) - now) if deadlines else None
-            readable = select.select([channel.sock], [], [], timeout)[0]
-            now = time.monotonic()
-            if batch_until is not None and now >= batch_until:
-                imports.send_batch()
-                batch_until = now + imports.BATCH_SECONDS if imports.batching() else None
-            if resignal_at is not None and now >= resignal_at:
-                resignal_at = None
-                resignals += 1
-                _resignal()
-            if not readable:
-                continue
-            messages = channel.receive()
-            if messages is None:
-                break
-            for message in messages:
-                kind = message["t"]
-                if kind == "stop":
-                    _stop_requested.set()
-                elif kind == "go":
-                    imports.start_batching()
-                    batch_until = time.monotonic() + imports.BATCH_SECONDS
-                    _go.set()
-                elif kind == "preimport":
-                    global _preimport_names
-                    _preimport_names = [n for n in message.get("names", ()) if isinstance(n, str)]
-                    _names_received.set()
-                elif kind == "modules?":
-                    channel.send("modules", modules=_module_snapshot(), environ_cut=_environ_cut)
-                else:
-                    tornado_hooks.on_message(message)
-        # EOF: the supervisor is gone (killed, crashed). Leave no orphan behind.
-        try:
-            os.killpg(os.getpgrp(), signal.SIGKILL)
-        except OSError:
-            os._exit(1)
-
     # Signals are for the main thread: one delivered to this thread would not wake the app's
     # event loop. The thread inherits the mask that is in force while it is created.
     block = hasattr(signal, "pthread_sigmask")
     if block:
         saved = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     try:
-        threading.Thread(target=lifeline, name="tdev-lifeline", daemon=True).start()
+        threading.Thread(target=_lifeline, args=(channel, standby), name="tdev-lifeline", daemon=True).start()
     finally:
         if block:
             signal.pthread_sigmask(signal.SIG_SETMASK, saved)
 
 
+def _lifeline(channel: Channel, standby: bool) -> None:
+    """The lifeline thread: the supervisor's messages, start-up's import batches, repeated stops."""
+    # Start-up's imported files go out in batches until the app listens, even if it never does
+    # (a standby's batches start when it is told to go).
+    batch_until = None if standby else time.monotonic() + imports.BATCH_SECONDS
+    resignals = 0
+    resignal_at = None
+    while True:
+        now = time.monotonic()
+        if _stop_requested.is_set() and resignals < 2 and resignal_at is None:
+            resignal_at = now + RESIGNAL_SECONDS
+        deadlines = [t for t in (batch_until, resignal_at) if t is not None]
+        timeout = max(0.0, min(deadlines) - now) if deadlines else None
+        readable = select.select([channel.sock], [], [], timeout)[0]
+        now = time.monotonic()
+        if batch_until is not None and now >= batch_until:
+            imports.send_batch()
+            batch_until = now + imports.BATCH_SECONDS if imports.batching() else None
+        if resignal_at is not None and now >= resignal_at:
+            resignal_at = None
+            resignals += 1
+            _resignal()
+        if not readable:
+            continue
+        messages = channel.receive()
+        if messages is None:
+            break
+        for message in messages:
+            if message["t"] == "go":
+                imports.start_batching()
+                batch_until = time.monotonic() + imports.BATCH_SECONDS
+                _go.set()
+            else:
+                _on_message(channel, message)
+    # EOF: the supervisor is gone (killed, crashed). Leave no orphan behind.
+    try:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    except OSError:
+        os._exit(1)
+
+
+def _on_message(channel: Channel, message: "dict[str, Any]") -> None:
+    """A message from the supervisor other than "go" (on the lifeline thread)."""
+    global _preimport_names
+    kind = message["t"]
+    if kind == "stop":
+        _stop_requested.set()
+    elif kind == "preimport":
+        _preimport_names = [n for n in message.get("names", ()) if isinstance(n, str)]
+        _names_received.set()
+    elif kind == "modules?":
+        channel.send("modules", modules=_module_snapshot(), environ_cut=_environ_cut)
+    else:
+        tornado_hooks.on_message(message)
+
+
 def _resignal() -> None:
     """Still alive a while after a stop: the SIGTERM may have been swallowed (raised inside a
     ``__del__`` or a weakref callback). Deliver it again, if tdev's handler is the one installed."""
-    if signal.getsignal(signal.SIGTERM) is _on_sigterm and hasattr(signal, "pthread_kill"):
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+    main_thread = threading.main_thread().ident
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm and hasattr(signal, "pthread_kill") and main_thread is not None:
+        signal.pthread_kill(main_thread, signal.SIGTERM)
 
 
 RESIGNAL_SECONDS = 1.5  # after a stop, SIGTERM is delivered again (twice at most) this often
 
 
-def _on_sigterm(signum, frame) -> None:
+def _on_sigterm(signum: int, frame: "types.FrameType | None") -> None:
     """Stop the app: unwind it with ``SystemExit`` from a point where nothing can swallow it.
 
     Raised right here, the exception would land in whatever code is running;
@@ -136,9 +149,7 @@ def _on_sigterm(signum, frame) -> None:
     _stop_requested.set()
     if _stop_scheduled:
         return  # already stopping on the event loop (the lifeline may repeat the signal)
-    # asyncio may be half-imported right now: look the function up, do not assume it.
-    get_running_loop = getattr(sys.modules.get("asyncio"), "_get_running_loop", None)
-    loop = get_running_loop() if get_running_loop is not None else None
+    loop = compat.running_loop()  # asyncio may be half-imported right now: it looks, does not assume
     if loop is not None:
         _stop_scheduled = True
         if "tornado.tcpserver" in sys.modules:
@@ -159,7 +170,7 @@ def _on_sigterm(signum, frame) -> None:
 _stop_scheduled = False
 
 
-def _inside_import(frame) -> bool:
+def _inside_import(frame: "types.FrameType | None") -> bool:
     while frame is not None:
         if frame.f_code.co_filename.startswith("<frozen importlib"):
             return True
@@ -167,7 +178,7 @@ def _inside_import(frame) -> bool:
     return False
 
 
-def _inside_loop_setup(frame) -> bool:
+def _inside_loop_setup(frame: "types.FrameType | None") -> bool:
     """asyncio or Tornado is on the stack while no loop runs yet: building or starting the event loop
     (the signal itself may land in whatever they call: selectors, socket, threading...)."""
     dirs = []
@@ -189,7 +200,8 @@ def _raise_system_exit() -> None:
     raise SystemExit(0)
 
 
-def _run(mode: str, target: str, args: "list[str]", channel: Channel, options: dict, standby: bool) -> "int | str | None":
+def _run(mode: str, target: str, args: "list[str]", channel: Channel, options: dict,
+         standby: bool) -> "int | str | None":
     try:
         run = _prepare(mode, target, args, options)
         if standby:
@@ -218,7 +230,7 @@ def _run(mode: str, target: str, args: "list[str]", channel: Channel, options: d
     return code
 
 
-def _exit_now(code) -> None:
+def _exit_now(code: object) -> None:
     """Finish a requested stop without the interpreter's slow teardown.
 
     The app has already unwound (its ``finally`` blocks and ``asyncio.run``
@@ -227,16 +239,12 @@ def _exit_now(code) -> None:
     handlers, flush open files.  Only the module-by-module teardown is
     skipped, which costs a Tornado app ~50 ms on every reload.
     """
-    shutdown_threads = getattr(threading, "_shutdown", None)
     try:
-        if shutdown_threads is not None:
-            shutdown_threads()
+        compat.shutdown_threads()
     except BaseException:
         pass
-    import atexit
-
     try:
-        atexit._run_exitfuncs()
+        compat.run_exitfuncs()
     except BaseException:
         pass
     _flush_open_files()
@@ -267,7 +275,7 @@ def _flush_open_files() -> None:
             pass
 
 
-def _prepare(mode: str, target: str, args: "list[str]", options: dict):
+def _prepare(mode: str, target: str, args: "list[str]", options: dict) -> "Callable[[], None]":
     """Set up what the target sees (argv, sys.path, a fresh ``__main__``); returns what runs it."""
     if mode == "module":
         return _prepare_module(target, args)
@@ -282,14 +290,14 @@ def _prepare(mode: str, target: str, args: "list[str]", options: dict):
     return _prepare_script(target, args)
 
 
-def _prepare_script(path: str, args: "list[str]"):
+def _prepare_script(path: str, args: "list[str]") -> "Callable[[], None]":
     abspath = os.path.abspath(path)
     sys.argv[:] = [path, *args]
     if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
         sys.path.insert(0, os.path.dirname(os.path.realpath(path)))
     main_module = _fresh_main()
     main_module.__file__ = abspath
-    main_module.__cached__ = None
+    main_module.__cached__ = None  # type: ignore[attr-defined]
     import importlib.machinery
 
     main_module.__loader__ = importlib.machinery.SourceFileLoader("__main__", abspath)
@@ -303,7 +311,7 @@ def _prepare_script(path: str, args: "list[str]"):
     return run
 
 
-def _compile_script(source: bytes, abspath: str):
+def _compile_script(source: bytes, abspath: str) -> types.CodeType:
     """``compile`` that, like ``python script.py``, always names the script in the error."""
     try:
         return compile(source, abspath, "exec", dont_inherit=True)
@@ -316,7 +324,7 @@ def _compile_script(source: bytes, abspath: str):
     raise error
 
 
-def _prepare_module(name: str, args: "list[str]"):
+def _prepare_module(name: str, args: "list[str]") -> "Callable[[], None]":
     import runpy
 
     global _RUNPY
@@ -326,7 +334,7 @@ def _prepare_module(name: str, args: "list[str]"):
     if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
         sys.path.insert(0, os.getcwd())
     _fresh_main()
-    return lambda: runpy._run_module_as_main(name, alter_argv=True)
+    return lambda: compat.run_module_as_main(name)
 
 
 # -- warm restarts: the standby ---------------------------------------------------------------
@@ -373,28 +381,30 @@ def _rename(name: str) -> "str | None":
 _environ_cut: "int | None" = None  # len(sys.modules) when the app's own code first set an env variable
 
 
-def _notice_environ_writes(project_dirs) -> None:
+def _notice_environ_writes(project_dirs: "Any") -> None:
     """Remember how many modules were imported when the app's own code first sets an environment
     variable: a library imported after that may read it at import time, so a standby (which imports
     libraries before any of the app's code runs) must not import it ahead of time."""
     environ = os.environ
-    original = environ.encodevalue  # called by every write (setitem, setdefault, update), not by reads
+    original = compat.environ_encoder(environ)  # called by every write (setitem, setdefault, update), not by reads
     roots = tuple(d.rstrip(os.sep) + os.sep for d in project_dirs if isinstance(d, str))
+    if original is None:
+        return
 
-    def encodevalue(value):
+    def encodevalue(value: str) -> "Any":
         global _environ_cut
-        frame = sys._getframe(1)
+        frame: types.FrameType | None = sys._getframe(1)
         while frame is not None and (frame.f_code.co_filename.startswith("<frozen")
                                      or os.path.basename(frame.f_code.co_filename) in ("os.py", "_collections_abc.py")):
             frame = frame.f_back
         filename = frame.f_code.co_filename if frame is not None else ""
         if filename.startswith(roots) and "-packages" + os.sep not in filename:
             _environ_cut = len(sys.modules)
-            environ.encodevalue = original  # once is enough
+            compat.set_environ_encoder(environ, original)  # once is enough
         return original(value)
 
     if roots:
-        environ.encodevalue = encodevalue
+        compat.set_environ_encoder(environ, encodevalue)
 
 
 def _module_snapshot() -> "list[list[str]]":
@@ -422,27 +432,26 @@ def _module_snapshot() -> "list[list[str]]":
 def _fresh_main() -> types.ModuleType:
     """A new, empty ``__main__`` (the bootstrap's own globals must not leak into the app)."""
     module = types.ModuleType("__main__")
-    module.__builtins__ = builtins
+    module.__builtins__ = builtins  # type: ignore[attr-defined]
     sys.modules["__main__"] = module
     return module
 
 
 def _run_reload_hooks() -> None:
-    autoreload = sys.modules.get("tornado.autoreload")
-    for hook in getattr(autoreload, "_reload_hooks", ()):
+    for hook in compat.reload_hooks():
         try:
             hook()
         except Exception as exc:  # a failing hook must not keep the app alive
             print(f"[tdev] reload hook {hook!r} failed: {exc!r}", file=sys.stderr)
 
 
-def _strip_own_frames(tb):
+def _strip_own_frames(tb: "types.TracebackType | None") -> "types.TracebackType | None":
     """Drop tdev's frames (and runpy's leading ones): the traceback reads as under plain python."""
     leading = _OWN_FILES | {"<frozen runpy>"}
-    if _RUNPY is not None:
+    if _RUNPY is not None and _RUNPY.__file__:
         leading.add(os.path.realpath(_RUNPY.__file__))
 
-    def is_in(tb, files) -> bool:
+    def is_in(tb: types.TracebackType, files: "set[str]") -> bool:
         filename = tb.tb_frame.f_code.co_filename
         return filename in files or os.path.realpath(filename) in files
 
@@ -483,9 +492,9 @@ def _print_exception(exc: BaseException) -> None:
         pass
 
 
-def _error_files(exc: BaseException) -> "list[str]":
+def _error_files(exc: "BaseException | None") -> "list[str]":
     """Every file the failing traceback names, including a SyntaxError's file."""
-    paths: "list[str]" = []
+    paths: list[str] = []
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

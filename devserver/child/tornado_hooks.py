@@ -28,12 +28,21 @@ import threading
 import time
 import weakref
 
+from devserver import compat
+from devserver.child import imports
+
+TYPE_CHECKING = False  # for the type checker only: Tornado is imported when the app imports it
+if TYPE_CHECKING:
+    import asyncio
+    import types
+    from typing import Any, Callable
+
+    from devserver.channel import Channel
+
 DRAIN_SECONDS = 3.0  # longest wait for in-flight requests when the app is stopped
 FRESH_SECONDS = 0.5  # longest wait for the first request of a connection accepted just before the stop
 
-from devserver.child import imports
-
-_channel = None
+_channel: "Channel | None" = None
 
 
 class MultiProcessRefused(RuntimeError):
@@ -43,7 +52,7 @@ class MultiProcessRefused(RuntimeError):
 _CAN_RECEIVE_FDS = hasattr(socket, "recv_fds")
 
 
-def install(channel, options: "dict | None" = None) -> None:
+def install(channel: "Channel", options: "dict | None" = None) -> None:
     global _channel, _livereload_script
     _channel = channel
     _livereload_script = (options or {}).get("livereload_script") or None
@@ -65,8 +74,8 @@ def _forget_channel_in_fork() -> None:
 
 def _call_site() -> str:
     """file:line of the first caller outside Tornado (and outside this file)."""
-    tornado_dir = os.path.dirname(os.path.abspath(sys.modules["tornado"].__file__))
-    frame = sys._getframe(2)
+    tornado_dir = os.path.dirname(os.path.abspath(sys.modules["tornado"].__file__ or ""))
+    frame: types.FrameType | None = sys._getframe(2)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
         if not filename.startswith(tornado_dir + os.sep) and filename != os.path.abspath(__file__):
@@ -75,8 +84,8 @@ def _call_site() -> str:
     return "unknown location"
 
 
-def _patch_process(process) -> None:
-    def fork_processes(num_processes=None, max_restarts=None):
+def _patch_process(process: "Any") -> None:
+    def fork_processes(num_processes: "int | None" = None, max_restarts: "int | None" = None) -> int:
         where = _call_site()
         raise MultiProcessRefused(
             f"Tornado multi-process mode (num_processes={num_processes!r}, called at {where}) "
@@ -84,11 +93,11 @@ def _patch_process(process) -> None:
             "server.start(1) or app.listen(port), or run without reloading: tdev run --no-reload ..."
         )
 
-    fork_processes.__wrapped__ = process.fork_processes
+    fork_processes.__wrapped__ = process.fork_processes  # type: ignore[attr-defined]
     process.fork_processes = fork_processes
 
 
-def _patch_autoreload(autoreload) -> None:
+def _patch_autoreload(autoreload: "Any") -> None:
     original_watch = autoreload.watch
 
     def start(check_time: int = 500) -> None:
@@ -104,21 +113,23 @@ def _patch_autoreload(autoreload) -> None:
         original_watch(filename)
         imports.report("watch", [filename])
 
-    start.__wrapped__ = autoreload.start
+    start.__wrapped__ = autoreload.start  # type: ignore[attr-defined]
     autoreload.start = start
     autoreload.watch = watch
     # Files watched before this patch (none in practice) still count.
-    imports.report("watch", list(getattr(autoreload, "_watched_files", ())))
+    imports.report("watch", compat.watched_files(autoreload))
 
 
-def _patch_netutil(netutil) -> None:
+def _patch_netutil(netutil: "Any") -> None:
     """Listening sockets come from the supervisor, which keeps them open across restarts."""
     original_bind = netutil.bind_sockets
     original_bind_unix = netutil.bind_unix_socket
+    default_backlog = compat.default_backlog(netutil)
 
     @functools.wraps(original_bind)
-    def bind_sockets(port, address=None, family=socket.AF_UNSPEC, backlog=netutil._DEFAULT_BACKLOG,
-                     flags=None, reuse_port=False):
+    def bind_sockets(port: int, address: "str | None" = None, family: socket.AddressFamily = socket.AF_UNSPEC,
+                     backlog: int = default_backlog, flags: "int | None" = None,
+                     reuse_port: bool = False) -> "list[socket.socket]":
         if _channel is None or not _CAN_RECEIVE_FDS:
             return original_bind(port, address, family, backlog, flags, reuse_port)
         request = {"kind": "tcp", "port": port, "address": address, "family": int(family),
@@ -126,7 +137,7 @@ def _patch_netutil(netutil) -> None:
         return [_listening_socket(fd) for fd in _ask_supervisor(request)]
 
     @functools.wraps(original_bind_unix)
-    def bind_unix_socket(file, mode=0o600, backlog=netutil._DEFAULT_BACKLOG):
+    def bind_unix_socket(file: str, mode: int = 0o600, backlog: int = default_backlog) -> socket.socket:
         if _channel is None or not _CAN_RECEIVE_FDS:
             return original_bind_unix(file, mode, backlog)
         request = {"kind": "unix", "file": os.path.abspath(file), "mode": mode, "backlog": backlog}
@@ -142,12 +153,12 @@ def _listening_socket(fd: int) -> socket.socket:
     return sock
 
 
-_replies: "dict[int, dict]" = {}
+_replies: "dict[object, dict[str, Any]]" = {}  # by request id
 _reply_ready = threading.Condition()
 _request_ids = itertools.count(1)
 
 
-def on_message(message: dict) -> None:
+def on_message(message: "dict[str, Any]") -> None:
     """A message from the supervisor (called on the lifeline thread)."""
     if message.get("t") == "bound":
         with _reply_ready:
@@ -155,11 +166,11 @@ def on_message(message: dict) -> None:
             _reply_ready.notify_all()
 
 
-def _ask_supervisor(request: dict) -> "list[int]":
+def _ask_supervisor(request: "dict[str, Any]") -> "list[int]":
     """Send a bind request and wait for the descriptors (or the error) in reply."""
     imports.end_batching()  # the app is nearly up: the supervisor gets the files first
     request_id = next(_request_ids)
-    if not _channel.send("bind", id=request_id, **request):
+    if _channel is None or not _channel.send("bind", id=request_id, **request):
         raise OSError(errno.EPIPE, "tdev is gone")
     deadline = time.monotonic() + 30
     with _reply_ready:
@@ -189,11 +200,11 @@ _servers: "weakref.WeakSet" = weakref.WeakSet()
 _in_flight = [0]
 
 
-def _patch_tcpserver(tcpserver) -> None:
+def _patch_tcpserver(tcpserver: "Any") -> None:
     original = tcpserver.TCPServer.add_sockets
 
     @functools.wraps(original)
-    def add_sockets(self, sockets):
+    def add_sockets(self: "Any", sockets: "list[socket.socket]") -> None:
         _servers.add(self)
         result = original(self, sockets)
         # Once the event loop runs, the app accepts: tell the supervisor.
@@ -205,11 +216,11 @@ def _patch_tcpserver(tcpserver) -> None:
     tcpserver.TCPServer.add_sockets = add_sockets
 
 
-def _patch_httpserver(httpserver) -> None:
+def _patch_httpserver(httpserver: "Any") -> None:
     original = httpserver.HTTPServer.start_request
 
     @functools.wraps(original)
-    def start_request(self, server_conn, request_conn):
+    def start_request(self: "Any", server_conn: "Any", request_conn: "Any") -> "_TrackedRequest":
         return _TrackedRequest(original(self, server_conn, request_conn), server_conn, request_conn)
 
     httpserver.HTTPServer.start_request = start_request
@@ -218,25 +229,18 @@ def _patch_httpserver(httpserver) -> None:
 class _TrackedRequest:
     """An ``HTTPMessageDelegate`` that counts a request from its headers until its response is sent."""
 
-    def __init__(self, delegate, server_conn, request_conn) -> None:
+    def __init__(self, delegate: "Any", server_conn: "Any", request_conn: "Any") -> None:
         self._delegate = delegate
         self._server_conn = server_conn
         self._active = False
-        finish_request = getattr(request_conn, "_finish_request", None)
-        if finish_request is not None:
-
-            def finished(*args, **kwargs):
-                self._end()
-                return finish_request(*args, **kwargs)
-
-            request_conn._finish_request = finished
+        compat.on_request_finished(request_conn, self._end)
 
     def _end(self) -> None:
         if self._active:
             self._active = False
             _in_flight[0] -= 1
 
-    def headers_received(self, start_line, headers):
+    def headers_received(self, start_line: "Any", headers: "Any") -> "Any":
         if not self._active:
             self._active = True
             _in_flight[0] += 1
@@ -246,7 +250,7 @@ class _TrackedRequest:
                 pass
         return self._delegate.headers_received(start_line, headers)
 
-    def data_received(self, chunk):
+    def data_received(self, chunk: bytes) -> "Any":
         return self._delegate.data_received(chunk)
 
     def finish(self) -> None:
@@ -257,15 +261,13 @@ class _TrackedRequest:
         return self._delegate.on_connection_close()
 
 
-def stop_serving(loop, then) -> None:
+def stop_serving(loop: "asyncio.AbstractEventLoop", then: "Callable[[], None]") -> None:
     """On the app's event loop: stop accepting, drain in-flight requests, close idle connections, ``then()``."""
     servers = list(_servers)
     for server in servers:
         try:
             server.stop()
-            params = getattr(server, "conn_params", None)
-            if params is not None:
-                params.no_keep_alive = True  # responses still to come say Connection: close
+            compat.refuse_keep_alive(server)  # responses still to come say Connection: close
         except Exception:
             pass
     started = time.monotonic()
@@ -275,7 +277,7 @@ def stop_serving(loop, then) -> None:
         return any(
             not getattr(conn, "_tdev_had_request", False)
             for server in servers
-            for conn in list(getattr(server, "_connections", ()))
+            for conn in compat.server_connections(server)
         )
 
     def wait_for_requests() -> None:
@@ -301,14 +303,14 @@ def stop_serving(loop, then) -> None:
 
 
 # -- templates, static files, live reload ----------------------------------------------------
-_livereload_script = None  # the <script> to inject (made by the supervisor), or None
+_livereload_script: "str | None" = None  # the <script> to inject (made by the supervisor), or None
 
 
-def _patch_web(web) -> None:
+def _patch_web(web: "Any") -> None:
     original_init = web.Application.__init__
 
     @functools.wraps(original_init)
-    def __init__(self, *args, **kwargs):
+    def __init__(self: "Any", *args: "Any", **kwargs: "Any") -> None:
         original_init(self, *args, **kwargs)
         _report_assets(self.settings)
         if _livereload_script:
@@ -317,12 +319,12 @@ def _patch_web(web) -> None:
     web.Application.__init__ = __init__
 
 
-def app_ready(app) -> None:
+def app_ready(app: "Any") -> None:
     """A ``module:attr`` app is built (and maybe given debug settings): report its directories again."""
     _report_assets(app.settings)
 
 
-def _report_assets(settings) -> None:
+def _report_assets(settings: "dict[str, Any]") -> None:
     """Template and static directories; ``live`` when Tornado re-reads them on each request."""
     paths = [settings.get(key) for key in ("template_path", "static_path")]
     paths = [os.path.abspath(p) for p in paths if isinstance(p, str) and os.path.isdir(p)]
@@ -331,22 +333,23 @@ def _report_assets(settings) -> None:
         _channel.send("assets", paths=paths, live=live)
 
 
-_transform_class = None
+_transform_class: "Any" = None
 
 
-def _live_reload_transform(web):
+def _live_reload_transform(web: "Any") -> "Any":
     global _transform_class
     if _transform_class is not None:
         return _transform_class
-    snippet = _livereload_script.encode("utf-8")
+    snippet = (_livereload_script or "").encode("utf-8")
 
     class LiveReloadTransform(web.OutputTransform):
         """Puts the live-reload script before ``</body>`` of complete, uncompressed HTML responses."""
 
-        def __init__(self, request) -> None:
+        def __init__(self, request: "Any") -> None:
             self._request = request
 
-        def transform_first_chunk(self, status_code, headers, chunk, finishing):
+        def transform_first_chunk(self, status_code: int, headers: "Any", chunk: bytes,
+                                  finishing: bool) -> "tuple[int, Any, bytes]":
             if (
                 finishing
                 and status_code == 200
@@ -361,7 +364,7 @@ def _live_reload_transform(web):
                         headers["Content-Length"] = str(len(chunk))
             return status_code, headers, chunk
 
-        def transform_chunk(self, chunk, finishing):
+        def transform_chunk(self, chunk: bytes, finishing: bool) -> bytes:
             return chunk
 
     _transform_class = LiveReloadTransform
