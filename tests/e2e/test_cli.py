@@ -8,7 +8,7 @@ import time
 import pytest
 
 from devserver import __version__
-from tests.conftest import PYTHON, process_group_members, wait_for_body, write
+from tests.conftest import PYTHON, TDEV, process_group_members, wait_for_body, write
 
 # -- 12. user errors: one line, exit 2, nothing left running ----------------------------------------
 
@@ -235,3 +235,14 @@ def test_bad_pyproject_setting_is_one_line_and_exit_2(tdev, tmp_path):
         lines = t.err.splitlines()
         assert len(lines) == 1 and lines[0].startswith("tdev: error: "), t.err
         assert "pyproject.toml" in lines[0] and "port" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("closed", ["2>&-", "1>&- 2>&-", "<&- 1>&- 2>&-"])
+def test_runs_with_standard_streams_closed(tdev, hello_app, port, closed):
+    # `tdev run app.py 2>&-` (a service manager, a cron line): tdev runs and reloads; what it cannot
+    # write is dropped, and the app gets no stray descriptor as its stderr.
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app, command=["sh", "-c", f'exec "$@" {closed}', "sh", *TDEV])
+    wait_for_body(port, "v1")
+    write(hello_app / "version.py", 'VERSION = "closed-222"\n')
+    wait_for_body(port, "closed-222")
+    assert t.proc.poll() is None
