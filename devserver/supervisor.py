@@ -27,10 +27,11 @@ from collections.abc import Sequence
 from devserver import __version__
 from devserver import channel as msg
 from devserver.config import RunConfig
-from devserver.debounce import Debouncer
+from devserver.browsers import Browsers
+from devserver.burst import Burst, describe_changes
 from devserver.errorpage import AppError, ErrorServer
 from devserver.filters import PathFilter, own_dir, site_dirs, system_dirs
-from devserver.livereload import LiveReloadServer, script as livereload_script
+from devserver.livereload import script as livereload_script
 from devserver.machine import Action, Event, State, transition
 from devserver.output import Output, display_path
 from devserver.process import raise_open_files_limit
@@ -38,11 +39,6 @@ from devserver.session import AppSession
 from devserver.sockets import HeldSockets, describe_key, socket_urls
 from devserver.warm import Standbys
 from devserver.watcher import Watcher
-
-REFRESH_AFTER_EVENTS = 2000  # a burst this big may have overflowed the kernel's event queue
-VANISHED_WAIT = 0.25  # seconds a watched module may be missing mid-save before the restart goes ahead
-UNCLOSED_WAIT = 0.25  # seconds a changed file may stay open for writing before the restart goes ahead
-
 
 class Supervisor:
     def __init__(self, config: RunConfig, output: Output) -> None:
@@ -53,8 +49,7 @@ class Supervisor:
         self.state = State.RUNNING
         self.app: AppSession | None = None
         self.exit_code = 0  # tdev's own exit code: 0 after a requested stop
-        self.debouncer = Debouncer(config.debounce_ms / 1000.0)
-        self.changed: list[str] = []
+        self.burst = Burst(config.debounce_ms / 1000.0, lambda path: path in self.filter.files)
         self._debounce_timer: asyncio.TimerHandle | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
         self._said: set[str] = set()
@@ -62,15 +57,11 @@ class Supervisor:
         self._summary_shown = False
         self._change_seen_at: float | None = None
         self._seen_paths: set[str] = set()  # paths as reported by the app, already handled
-        self._was_missing = False  # a changed module was missing at the end of the burst
         self.sockets = HeldSockets()
         self.error_server = ErrorServer()
-        self.livereload: LiveReloadServer | None = None
+        self.browsers = Browsers(config.debounce_ms / 1000.0, self.loop.call_later, output)
         self._child_options: dict = config.child_options()
         self._child_options["project"] = [config.target.project_root(), *(p for p in config.watch if os.path.isdir(p))]
-        self._restarted = False  # the next "serving" is after a restart: browsers reload
-        self._browser_timer: asyncio.TimerHandle | None = None
-        self._browser_changes: list[str] = []
         self._last_error: AppError | None = None
         self.filter = self._build_filter()
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
@@ -104,7 +95,7 @@ class Supervisor:
             Action.CANCEL_DEBOUNCE: lambda _: self._cancel_debounce(),
             Action.CHECK_BURST: lambda _: self._check_burst(),
             Action.RESTART: lambda _: self._restart(),
-            Action.RELOAD_BROWSERS: self._browser_only,
+            Action.RELOAD_BROWSERS: self.browsers.assets_changed,
             Action.SHOW_CRASH: self._show_crash,
             Action.ON_SERVING: self._on_serving,
             Action.BUILD_STANDBY: standbys.on_modules,
@@ -156,8 +147,7 @@ class Supervisor:
         if limit_note:
             self.out.info(limit_note)
         if self.config.livereload:
-            self.livereload = LiveReloadServer()
-            url = self.livereload.start()
+            url = self.browsers.start()
             self._child_options["livereload_script"] = livereload_script(url)
             self.out.debug(f"browser live reload on {url}")
         started = time.monotonic()
@@ -172,8 +162,7 @@ class Supervisor:
             self.standbys.discard()
             self.watcher.stop()
             self.error_server.stop()
-            if self.livereload is not None:
-                self.livereload.stop()
+            self.browsers.stop()
             self.sockets.close_all()
             loop.close()
         return self.exit_code
@@ -282,10 +271,7 @@ class Supervisor:
             self.out.info(f"closed {describe_key(key)}: the app no longer listens there")
 
     def _on_serving(self, session: AppSession) -> None:
-        if self._restarted:
-            self._restarted = False
-            if self.livereload is not None and self.livereload.broadcast("reload"):
-                self.out.debug("browsers told to reload")
+        self.browsers.app_serving()
         self._report_released(self.sockets.release_unused())
         urls = socket_urls(self.sockets.sockets())
         if urls and urls != self._listening:
@@ -313,36 +299,19 @@ class Supervisor:
     # -- changes ------------------------------------------------------------------------
     def _on_changes(self, paths: list[str]) -> None:
         """Files changed (reported by the watcher, or by the app for files saved while it started)."""
-        live = self.livereload is not None and all(self.filter.is_live_asset(p) for p in paths)
+        live = self.browsers.on and all(self.filter.is_live_asset(p) for p in paths)
         self._feed(Event.LIVE_CHANGE if live else Event.CHANGE, paths)
 
     def _record_change(self, paths: list[str]) -> None:
         now = time.monotonic()
         if self._change_seen_at is None:
             self._change_seen_at = now
-        for path in paths:
-            if path not in self.changed:
-                self.changed.append(path)
-        self.debouncer.event(now, len(paths))
-
-    def _browser_only(self, paths: list[str]) -> None:
-        """Templates / static files the app reads live changed: reload the browsers, not the app."""
-        self._browser_changes.extend(p for p in paths if p not in self._browser_changes)
-        if self._browser_timer is None:
-            self._browser_timer = self.loop.call_later(self.config.debounce_ms / 1000.0, self._reload_browsers)
-
-    def _reload_browsers(self) -> None:
-        self._browser_timer = None
-        changed, self._browser_changes = self._browser_changes, []
-        kind = "css" if all(p.endswith(".css") for p in changed) else "reload"
-        count = self.livereload.broadcast(kind) if self.livereload is not None else 0
-        what = "refreshing stylesheets" if kind == "css" else "reloading the browser"
-        self.out.change(f"{_describe_changes(changed)} — {what} ({count} page{'s' * (count != 1)})")
+        self.burst.record(paths, now)
 
     def _arm_debounce(self) -> None:
         if self._debounce_timer is not None:
             self._debounce_timer.cancel()
-        deadline = self.debouncer.deadline()
+        deadline = self.burst.deadline()
         if deadline is not None:
             self._debounce_timer = self.loop.call_at(self._loop_time(deadline), self._on_debounce)
 
@@ -351,55 +320,29 @@ class Supervisor:
 
     def _on_debounce(self) -> None:
         self._debounce_timer = None
-        if not self.debouncer.due(time.monotonic()):
+        if not self.burst.quiet(time.monotonic()):
             self._arm_debounce()
             return
         self._feed(Event.QUIET)
 
     def _check_burst(self) -> None:
-        """The old app is gone: is the burst over too (quiet, nothing missing, nothing half-written)?"""
-        now = time.monotonic()
-        if self.debouncer.pending and not self.debouncer.due(now):
-            return  # the debounce timer asks again
-        if self._module_still_missing(now) or self._still_being_written(now):
-            self.debouncer.event(now, 0)
+        """The old app is gone: restart if the burst is over too, else ask again when it may be."""
+        if self.burst.over(time.monotonic(), self.watcher):
+            self._feed(Event.SETTLED)
+        else:
             self._arm_debounce()
-            return
-        self._feed(Event.SETTLED)
 
     def _restart(self) -> None:
-        if self.watcher.overflowed or self.debouncer.events >= REFRESH_AFTER_EVENTS:
+        changed, big = self.burst.take()
+        if self.watcher.overflowed or big:
             # Events were (or may have been: watchdog 6 drops overflows silently) lost: directories
             # created in the burst may have no watch yet.
             self.watcher.refresh()
-        self.debouncer.reset()
-        changed, self.changed = self.changed, []
-        self.out.change(f"{_describe_changes(changed)} — restarting")
+        self.out.change(f"{describe_changes(changed)} — restarting")
         if len(changed) > 3:
             self.out.debug("changed: " + ", ".join(display_path(p) for p in changed))
-        self._restarted = True
+        self.browsers.restarting()
         self._start_app(changed)
-
-    def _still_being_written(self, now: float) -> bool:
-        """A changed file was modified but its writer has not closed it yet (an in-place save caught
-        between truncating and writing): give it up to ``UNCLOSED_WAIT`` to finish."""
-        first = self.debouncer.first if self.debouncer.first is not None else now
-        if now - first >= UNCLOSED_WAIT:
-            self.watcher.forget_open_writers()  # a file held open for good (a log?) must not hold restarts back
-            return False
-        return self.watcher.open_for_writing(self.changed)
-
-    def _module_still_missing(self, now: float) -> bool:
-        """A changed module renamed away mid-save (vim's backup-then-write): wait for it to come back
-        (up to ``VANISHED_WAIT``), then one more quiet window so the events of that write arrive first."""
-        first = self.debouncer.first if self.debouncer.first is not None else now
-        if now - first < VANISHED_WAIT and any(
-            p in self.filter.files and not os.path.exists(p) for p in self.changed
-        ):
-            self._was_missing = True
-            return True
-        was_missing, self._was_missing = self._was_missing, False
-        return was_missing
 
     # -- stopping -----------------------------------------------------------------------
     def _stop_app(self) -> None:
@@ -431,13 +374,6 @@ class Supervisor:
 
     def request_exit(self, sig: int) -> None:
         self._feed(Event.STOP, sig)
-
-
-def _describe_changes(paths: list[str]) -> str:
-    shown = [display_path(p) for p in paths[:3]]
-    more = len(paths) - len(shown)
-    text = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-    return f"{text} changed"
 
 
 def run_supervisor(config: RunConfig) -> int:
