@@ -12,8 +12,8 @@ What the messages *mean* is the owner's business: the session only routes them.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
 from collections.abc import Mapping
+from typing import Callable
 
 from devserver import channel as msg
 from devserver.process import Child, spawn

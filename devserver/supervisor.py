@@ -9,9 +9,12 @@ The states and every transition are drawn in ``devserver.machine``.
 
 Around the app, on the same loop: the listening sockets it asked for
 (``sockets``), held across restarts; the error page served on them while it
-is WAITING (``errorpage``); the browser live-reload WebSocket (``livereload``);
-the warm standby (``warm.Standbys``).  The app process itself, with its
-channel, is an ``AppSession`` (``session``), the same as ``tdev check``'s.
+is WAITING (``errorpage``); what browsers are told (``browsers``); the warm
+standby (``warm.Standbys``); when a burst of changes is over (``burst``); what
+the app reports about itself (``reports``).  Each keeps its own state and is
+called from here; none calls back into the supervisor except through the
+loop.  The app process itself, with its channel, is an ``AppSession``
+(``session``), the same as ``tdev check``'s.
 """
 
 from __future__ import annotations
@@ -21,26 +24,30 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Callable
 from collections.abc import Sequence
+from typing import Any, Callable
 
 from devserver import __version__
 from devserver import channel as msg
-from devserver.config import RunConfig
 from devserver.browsers import Browsers
 from devserver.burst import Burst, describe_changes
+from devserver.config import RunConfig
 from devserver.errorpage import AppError, ErrorServer
 from devserver.filters import PathFilter, own_dir, site_dirs, system_dirs
 from devserver.livereload import script as livereload_script
 from devserver.machine import Action, Event, State, transition
 from devserver.output import Output, display_path
 from devserver.process import raise_open_files_limit
+from devserver.reports import AppReports
 from devserver.session import AppSession
 from devserver.sockets import HeldSockets, describe_key, socket_urls
 from devserver.warm import Standbys
 from devserver.watcher import Watcher
 
+
 class Supervisor:
+    """``tdev run``: one loop, one current app (``self.app``), the machine's state (``self.state``)."""
+
     def __init__(self, config: RunConfig, output: Output) -> None:
         self.config = config
         self.out = output
@@ -52,19 +59,17 @@ class Supervisor:
         self.burst = Burst(config.debounce_ms / 1000.0, lambda path: path in self.filter.files)
         self._debounce_timer: asyncio.TimerHandle | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
-        self._said: set[str] = set()
         self._listening: list[str] | None = None
         self._summary_shown = False
         self._change_seen_at: float | None = None
-        self._seen_paths: set[str] = set()  # paths as reported by the app, already handled
         self.sockets = HeldSockets()
         self.error_server = ErrorServer()
         self.browsers = Browsers(config.debounce_ms / 1000.0, self.loop.call_later, output)
         self._child_options: dict = config.child_options()
         self._child_options["project"] = [config.target.project_root(), *(p for p in config.watch if os.path.isdir(p))]
-        self._last_error: AppError | None = None
-        self.filter = self._build_filter()
+        self.filter = watch_filter(config, output)
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
+        self.reports = AppReports(self.watcher, self.filter, output, self._on_changes)
         self.standbys = Standbys(self._spawn, output, self.filter.is_library, None if config.warm else "--no-warm")
         self._handlers = self._message_handlers()
         self._actions = self._action_handlers()
@@ -72,15 +77,11 @@ class Supervisor:
     def _message_handlers(self) -> dict[str, Callable[[AppSession, dict], None]]:
         """What each message from an app process (the current one or a standby) does."""
         return {
-            msg.FILES: self._on_files,
-            msg.WATCH: self._on_files,
-            msg.ERROR: self._on_error,
+            **self.reports.handlers(),
             msg.SERVING: lambda s, _m: self._feed_if_current(s, Event.SERVING, s),
             msg.MODULES: lambda s, m: self._feed_if_current(s, Event.MODULES, m),
             msg.READY: lambda s, m: self._feed(Event.STANDBY_READY, (s, m)),
             msg.STARTED: self._on_started,
-            msg.ASSETS: lambda _s, m: self._on_assets(m),
-            msg.INFO: lambda _s, m: self._say_once(str(m.get("msg", ""))),
         }
 
     def _action_handlers(self) -> dict[Action, Callable[[Any], None]]:
@@ -115,26 +116,6 @@ class Supervisor:
         """Serving / modules: news about the current app only (not a standby's, not an old app's)."""
         if session is self.app:
             self._feed(event, payload)
-
-    # -- set-up ---------------------------------------------------------------------
-    def _build_filter(self) -> PathFilter:
-        config = self.config
-        path_filter = PathFilter(ignore=tuple(config.ignore), system=system_dirs(), site=site_dirs(), own=(own_dir(),))
-        root = config.target.project_root()
-        if os.path.dirname(root) == root:
-            self.out.warn(f"the project directory is {root}: not watching the whole file system, "
-                          "only imported files and --watch paths")
-        else:
-            path_filter.add_tree(root, ("*.py", *config.include))
-        for path in config.watch:
-            if os.path.isdir(path):
-                path_filter.add_tree(path, ("*",))
-            else:
-                path_filter.files.add(path)
-        script = config.target.script_path()
-        if script:
-            path_filter.files.add(script)
-        return path_filter
 
     def run(self) -> int:
         loop = self.loop
@@ -176,7 +157,7 @@ class Supervisor:
     def _start_app(self, changed: Sequence[str] = ()) -> None:
         """The new app: the standby told to go if it may be used, else a new process."""
         self.error_server.stop()  # before the app can accept: no request is answered twice
-        self._last_error = None
+        self.reports.new_app()
         standby = self.standbys.take(list(changed))
         if standby is not None:
             app = standby.session
@@ -213,7 +194,7 @@ class Supervisor:
         """The app ended by itself: say so, and answer on its sockets with its error."""
         how = session.describe_exit()
         self.out.error(f"app {how} — waiting for changes before restarting")
-        error = self._last_error or AppError(f"The app {how}.")
+        error = self.reports.last_error or AppError(f"The app {how}.")
         if self.sockets.sockets():
             self.error_server.start(self.sockets.sockets(), error)
             self.out.debug("answering on the app's sockets with the error until it serves again")
@@ -224,47 +205,11 @@ class Supervisor:
             self.out.info(self.watcher.summary())
 
     # -- messages from the app ------------------------------------------------------------
-    def _on_files(self, session: AppSession, message: dict) -> None:
-        self._watch_reported(session, message.get("paths", []))
-
-    def _on_error(self, session: AppSession, message: dict) -> None:
-        self._watch_reported(session, message.get("paths", []))
-        self._last_error = AppError(str(message.get("summary", "")), str(message.get("traceback", "")))
-
-    def _watch_reported(self, session: AppSession, raw_paths: list) -> None:
-        """Watch files the app reported; one saved after the app started is a change already."""
-        fresh = [p for p in raw_paths if isinstance(p, str) and p not in self._seen_paths]
-        self._seen_paths.update(fresh)
-        added = self.watcher.add_files([os.path.realpath(p) for p in fresh])
-        changed = []
-        for path in added:
-            self.out.debug(f"watching {path}")
-            try:
-                if os.stat(path).st_mtime > session.child.started_wall:
-                    changed.append(path)
-            except OSError:
-                pass
-        if changed:
-            self._on_changes(changed)
-
     def _on_bind(self, reply: dict, released: list[tuple]) -> None:
         """A bind request was answered: say which held sockets made room for it, or why it failed."""
         self._report_released(released)
         if "error" in reply:
             self.out.error(reply["error"])
-
-    def _on_assets(self, message: dict) -> None:
-        """The app's template/static directories: changes there count, and need no restart if read live."""
-        live = bool(message.get("live"))
-        for raw in message.get("paths", []):
-            if not isinstance(raw, str):
-                continue
-            root = os.path.realpath(raw)
-            if self.filter.assets.get(root) == live:
-                continue
-            self.filter.add_assets(root, live)
-            self.watcher.add_tree(root)
-            self.out.debug(f"watching {root} ({'reloading the browser only' if live else 'restarting'} on changes)")
 
     def _report_released(self, keys: list[tuple]) -> None:
         for key in keys:
@@ -290,11 +235,6 @@ class Supervisor:
         if session is self.app and self._change_seen_at is not None and isinstance(at, (int, float)):
             how = "warm" if message.get("warm") else "cold"
             self.out.debug(f"target code running {(at - self._change_seen_at) * 1000:.1f} ms after the change ({how})")
-
-    def _say_once(self, message: str) -> None:
-        if message and message not in self._said:
-            self._said.add(message)
-            self.out.info(message)
 
     # -- changes ------------------------------------------------------------------------
     def _on_changes(self, paths: list[str]) -> None:
@@ -374,6 +314,26 @@ class Supervisor:
 
     def request_exit(self, sig: int) -> None:
         self._feed(Event.STOP, sig)
+
+
+def watch_filter(config: RunConfig, output: Output) -> PathFilter:
+    """What to watch: the project's tree (``*.py`` and ``--include``), ``--watch`` paths, the script."""
+    path_filter = PathFilter(ignore=tuple(config.ignore), system=system_dirs(), site=site_dirs(), own=(own_dir(),))
+    root = config.target.project_root()
+    if os.path.dirname(root) == root:
+        output.warn(f"the project directory is {root}: not watching the whole file system, "
+                    "only imported files and --watch paths")
+    else:
+        path_filter.add_tree(root, ("*.py", *config.include))
+    for path in config.watch:
+        if os.path.isdir(path):
+            path_filter.add_tree(path, ("*",))
+        else:
+            path_filter.files.add(path)
+    script = config.target.script_path()
+    if script:
+        path_filter.files.add(script)
+    return path_filter
 
 
 def run_supervisor(config: RunConfig) -> int:
