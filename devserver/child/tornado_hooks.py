@@ -31,6 +31,7 @@ import weakref
 DRAIN_SECONDS = 3.0  # longest wait for in-flight requests when the app is stopped
 FRESH_SECONDS = 0.5  # longest wait for the first request of a connection accepted just before the stop
 
+from devserver import channel as msg
 from devserver.child import imports
 
 _channel = None
@@ -94,7 +95,7 @@ def _patch_autoreload(autoreload) -> None:
     def start(check_time: int = 500) -> None:
         if _channel is not None:
             _channel.send(
-                "info",
+                msg.INFO,
                 msg="Tornado's autoreload (debug=True / autoreload=True) is handed over to tdev: "
                 "tdev restarts the app, the other debug features stay on",
             )
@@ -102,13 +103,13 @@ def _patch_autoreload(autoreload) -> None:
     @functools.wraps(original_watch)
     def watch(filename: str) -> None:
         original_watch(filename)
-        imports.report("watch", [filename])
+        imports.report(msg.WATCH, [filename])
 
     start.__wrapped__ = autoreload.start
     autoreload.start = start
     autoreload.watch = watch
     # Files watched before this patch (none in practice) still count.
-    imports.report("watch", list(getattr(autoreload, "_watched_files", ())))
+    imports.report(msg.WATCH, list(getattr(autoreload, "_watched_files", ())))
 
 
 def _patch_netutil(netutil) -> None:
@@ -149,7 +150,7 @@ _request_ids = itertools.count(1)
 
 def on_message(message: dict) -> None:
     """A message from the supervisor (called on the lifeline thread)."""
-    if message.get("t") == "bound":
+    if message.get("t") == msg.BOUND:
         with _reply_ready:
             _replies[message.get("id")] = message
             _reply_ready.notify_all()
@@ -159,7 +160,7 @@ def _ask_supervisor(request: dict) -> "list[int]":
     """Send a bind request and wait for the descriptors (or the error) in reply."""
     imports.end_batching()  # the app is nearly up: the supervisor gets the files first
     request_id = next(_request_ids)
-    if not _channel.send("bind", id=request_id, **request):
+    if not _channel.send(msg.BIND, id=request_id, **request):
         raise OSError(errno.EPIPE, "tdev is gone")
     deadline = time.monotonic() + 30
     with _reply_ready:
@@ -178,7 +179,7 @@ def _announce_serving() -> None:
     global _announced
     if not _announced and _channel is not None:
         _announced = True
-        _channel.send("serving")
+        _channel.send(msg.SERVING)
 
 
 _announced = False
@@ -328,7 +329,7 @@ def _report_assets(settings) -> None:
     paths = [os.path.abspath(p) for p in paths if isinstance(p, str) and os.path.isdir(p)]
     if paths and _channel is not None:
         live = not settings.get("compiled_template_cache", True) and not settings.get("static_hash_cache", True)
-        _channel.send("assets", paths=paths, live=live)
+        _channel.send(msg.ASSETS, paths=paths, live=live)
 
 
 _transform_class = None
