@@ -57,6 +57,9 @@ MODULES_WANTED = "modules?"
 PREIMPORT = "preimport"
 GO = "go"
 
+TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS)
+TO_CHILD = (BOUND, STOP, MODULES_WANTED, PREIMPORT, GO)
+
 _RECV_FDS = hasattr(socket, "recv_fds") and hasattr(socket, "AF_UNIX")
 
 
