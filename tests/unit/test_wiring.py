@@ -1,10 +1,13 @@
-"""Every message is named once (a constant in channel.py), documented in its docstring, and routed."""
+"""Every message is named once (a constant in channel.py), documented, and routed; every machine action is wired."""
 
 import asyncio
 import re
 
+import pytest
+
 from devserver import channel, check, supervisor
 from devserver.config import RunConfig
+from devserver.machine import Action
 from devserver.output import Output
 from devserver.target import Target
 
@@ -29,14 +32,21 @@ def config(tmp_path):
     return RunConfig(target=Target("script", str(tmp_path / "app.py")))
 
 
-def test_the_supervisor_routes_every_message_from_the_app(tmp_path):
+@pytest.fixture
+def sup(tmp_path):
     sup = supervisor.Supervisor(config(tmp_path), Output(0))  # builds a loop and a watcher, starts neither
-    try:
-        # bind requests are answered by the session itself
-        assert set(sup._handlers) == set(channel.TO_SUPERVISOR) - {channel.BIND}
-    finally:
-        asyncio.set_event_loop(None)
-        sup.loop.close()
+    yield sup
+    asyncio.set_event_loop(None)
+    sup.loop.close()
+
+
+def test_the_supervisor_routes_every_message_from_the_app(sup):
+    # bind requests are answered by the session itself
+    assert set(sup._handlers) == set(channel.TO_SUPERVISOR) - {channel.BIND}
+
+
+def test_the_supervisor_carries_out_every_action_of_the_machine(sup):
+    assert set(sup._actions) == set(Action)
 
 
 def test_check_routes_what_it_waits_for(tmp_path):
