@@ -82,7 +82,7 @@ def python_files(roots: "list[str]", ignore: "tuple[str, ...]" = (), unreadable=
                 yield root
             continue
 
-        def on_error(exc: OSError) -> None:
+        def on_error(exc: OSError, root: str = root) -> None:  # bound now: called within this iteration anyway
             if unreadable is not None:
                 unreadable.append(f"{display_path(exc.filename or root)}: {exc.strerror or exc}")
 
