@@ -17,6 +17,7 @@ child -> supervisor
     ``modules`` ``modules``: [name, file] of ``sys.modules`` in import order; ``environ_cut``:
                 how many were imported when the app's code first set an environment variable
     ``ready``   a standby imported what it was asked to: ``files`` of its modules, ``skipped``
+    ``assets``  ``paths``: the app's template/static directories; ``live``: read afresh on each request
 
 supervisor -> child
     ``bound``   ``id``, and ``nfds`` descriptors passed along (SCM_RIGHTS),
@@ -37,6 +38,27 @@ import socket
 import threading
 
 __all__ = ["Channel"]
+
+# The message names (the ``t`` key), each spelled once.  child -> supervisor:
+FILES = "files"
+WATCH = "watch"
+ERROR = "error"
+BIND = "bind"
+SERVING = "serving"
+INFO = "info"
+STARTED = "started"
+MODULES = "modules"
+READY = "ready"
+ASSETS = "assets"
+# supervisor -> child:
+BOUND = "bound"
+STOP = "stop"
+MODULES_WANTED = "modules?"
+PREIMPORT = "preimport"
+GO = "go"
+
+TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS)
+TO_CHILD = (BOUND, STOP, MODULES_WANTED, PREIMPORT, GO)
 
 _RECV_FDS = hasattr(socket, "recv_fds") and hasattr(socket, "AF_UNIX")
 

@@ -22,10 +22,12 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 
+from devserver import channel as msg
 from devserver.config import RunConfig
 from devserver.filters import PathFilter, is_ignored_dir_name
 from devserver.output import QUIET, display_path, use_colour
-from devserver.process import raise_open_files_limit, spawn
+from devserver.process import raise_open_files_limit
+from devserver.session import AppSession
 from devserver.sockets import HeldSockets, socket_urls
 
 
@@ -81,7 +83,7 @@ def python_files(roots: "list[str]", ignore: "tuple[str, ...]" = (), unreadable=
                 yield root
             continue
 
-        def on_error(exc: OSError) -> None:
+        def on_error(exc: OSError, root: str = root) -> None:  # bound now: called within this iteration anyway
             if unreadable is not None:
                 unreadable.append(f"{display_path(exc.filename or root)}: {exc.strerror or exc}")
 
@@ -154,7 +156,7 @@ def compile_project(config: RunConfig, result: CheckResult) -> None:
 
 # -- 2. starting and asking ------------------------------------------------------------------
 class AppRun:
-    """The app started once, on this asyncio loop: its sockets, its messages, its exit."""
+    """The app started once (an ``AppSession``) and what ``tdev check`` waits for: serving, or its exit."""
 
     def __init__(self, config: RunConfig, result: CheckResult) -> None:
         self.config = config
@@ -163,67 +165,44 @@ class AppRun:
         self.sockets = HeldSockets(free_port_fallback=True)
         self.serving = self.loop.create_future()
         self.exited = self.loop.create_future()
-        self.child = None
+        self.session: AppSession | None = None
+        self._handlers = {msg.SERVING: self._on_serving, msg.ERROR: self._on_error}
 
     def start(self) -> None:
         stdout = sys.stderr if self.config.check.json else None  # stdout carries the JSON alone
-        self.child = spawn(self.config.target, self.config.child_options(), stdout=stdout)
-        self.loop.add_reader(self.child.channel.sock.fileno(), self._on_channel)
-        self.child.on_exit(lambda child: self.loop.call_soon_threadsafe(self._on_exit, child))
+        self.session = AppSession.start(self.config.target, self.config.child_options(), self.loop, self.sockets,
+                                        self._handlers, self._on_exit, stdout=stdout)
 
-    def _on_channel(self) -> None:
-        messages = self.child.channel.receive()
-        if messages is None:
-            self.loop.remove_reader(self.child.channel.sock.fileno())
-            return
-        self._handle(messages)
+    def _on_serving(self, _session: AppSession, _message: dict) -> None:
+        if not self.serving.done():
+            self.serving.set_result(time.monotonic())
 
-    def _handle(self, messages) -> None:
-        for message in messages:
-            kind = message["t"]
-            if kind == "bind":
-                reply = self.sockets.answer(message)
-                self.child.channel.send("bound", id=message.get("id"), **reply)
-            elif kind == "serving" and not self.serving.done():
-                self.serving.set_result(time.monotonic())
-            elif kind == "error":
-                self.result.app_error = str(message.get("traceback") or message.get("summary") or "")
-                self.result.failure = f"the app failed: {message.get('summary', '')}"
+    def _on_error(self, _session: AppSession, message: dict) -> None:
+        self.result.app_error = str(message.get("traceback") or message.get("summary") or "")
+        self.result.failure = f"the app failed: {message.get('summary', '')}"
 
-    def _on_exit(self, child) -> None:
-        try:
-            self.loop.remove_reader(child.channel.sock.fileno())
-        except (ValueError, OSError):
-            pass
-        while True:  # last words
-            messages = child.channel.receive()
-            if not messages:
-                break
-            self._handle(messages)
-        child.reap_group()
+    def _on_exit(self, session: AppSession) -> None:
         if not self.exited.done():
-            self.exited.set_result(child.returncode)
+            self.exited.set_result(session.returncode)
 
     async def stop(self, grace: float) -> None:
-        child = self.child
-        if child is None or self.exited.done():
+        session = self.session
+        if session is None or self.exited.done():
             return
         started = time.monotonic()
-        child.terminate()
+        session.terminate()
         try:
             await asyncio.wait_for(asyncio.shield(self.exited), grace)
         except asyncio.TimeoutError:
             self.result.notes.append(f"the app did not stop within {grace:g} s of SIGTERM: killed")
-            child.kill()
+            session.kill()
             await asyncio.wait_for(asyncio.shield(self.exited), 5)
         self.result.stop_ms = (time.monotonic() - started) * 1000
 
     def close(self) -> None:
-        if self.child is not None and not self.exited.done():
-            self.child.kill()
+        if self.session is not None:
+            self.session.close()
         self.sockets.close_all()
-        if self.child is not None:
-            self.child.channel.close()
 
 
 async def start_and_ask(config: RunConfig, result: CheckResult) -> None:

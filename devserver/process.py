@@ -15,7 +15,7 @@ import threading
 import time
 
 from devserver import compat
-from devserver.channel import Channel
+from devserver.channel import STOP, Channel
 from devserver.target import Target
 
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.realpath(__file__)), "child", "bootstrap.py")
@@ -56,10 +56,6 @@ class Child:
         self.stop_sent: "float | None" = None
         self.killed = False
         self.returncode: "int | None" = None
-        # A standby (warm restarts): what it pre-imported, and their files once it is ready.
-        self.names: "list[str]" = []
-        self.files: "set[str]" = set()
-        self.discarded = False
 
     @property
     def pid(self) -> int:
@@ -78,7 +74,7 @@ class Child:
         """Ask the app to stop: a ``stop`` message, then SIGTERM to its whole group."""
         if self.stop_sent is None:
             self.stop_sent = time.monotonic()
-            self.channel.send("stop")
+            self.channel.send(STOP)
         _signal_group(self.pid, signal.SIGTERM)
 
     def kill(self) -> None:

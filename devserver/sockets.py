@@ -24,7 +24,7 @@ class HeldSockets:
     def __init__(self, free_port_fallback: bool = False) -> None:
         self._held: "dict[tuple, list[socket.socket]]" = {}
         self._asked: "set[tuple]" = set()  # keys the current app asked for
-        self.released: "list[tuple]" = []  # keys let go to make room for a new bind (for the caller to report)
+        self._released: "list[tuple]" = []  # keys let go to make room for a new bind, until answer() returns them
         # ``tdev check``: a TCP port in use (by ``tdev run``, say) is replaced by a free one.
         self.free_port_fallback = free_port_fallback
         self.moved: "list[str]" = []  # one line per port replaced that way
@@ -65,8 +65,9 @@ class HeldSockets:
             self._held[key] = held
         return held
 
-    def answer(self, request: dict) -> dict:
-        """The reply to the app's bind request: ``{"fds": [...]}``, or ``{"errno": N, "error": one line}``."""
+    def answer(self, request: dict) -> "tuple[dict, list[tuple]]":
+        """The reply to the app's bind request (``{"fds": [...]}``, or ``{"errno": N, "error": one line}``),
+        and the keys of held sockets closed to make room for it (for the caller to report)."""
         try:
             socks = self.get(request)
         except OSError as exc:
@@ -76,15 +77,18 @@ class HeldSockets:
                 detail = f"{where} is already in use" + (f" by {holder}" if holder else "")
             else:
                 detail = f"cannot listen on {where}: {exc.strerror or exc}"
-            return {"errno": exc.errno, "error": detail}
-        return {"fds": [sock.fileno() for sock in socks]}
+            reply: dict = {"errno": exc.errno, "error": detail}
+        else:
+            reply = {"fds": [sock.fileno() for sock in socks]}
+        released, self._released = self._released, []
+        return reply, released
 
     def _release_same_port(self, port) -> bool:
         stale = [key for key in self._held if key[0] == "tcp" and port and key[1] == port and key not in self._asked]
         for key in stale:
             for sock in self._held.pop(key):
                 sock.close()
-        self.released.extend(stale)
+        self._released.extend(stale)
         return bool(stale)
 
     def release_unused(self) -> "list[tuple]":

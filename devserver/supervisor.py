@@ -1,105 +1,121 @@
-"""The supervisor: one asyncio loop and a small explicit state machine.
+"""The supervisor: the effects around the state machine of ``devserver.machine``.
 
-States::
-
-    RUNNING ──(child exits by itself)──────────► WAITING
-       │  ▲                                          │
-       │  └──── spawn when the burst is over ◄───────┤ (a change)
-       ▼                                             │
-    RESTARTING ◄──(a change)── RUNNING/WAITING ─────┘
-    STOPPING  (a signal: stop the app, then leave)
-
-The watcher (on its own thread) and the app's exit (a waiting thread) only
-*report* to the loop; every decision is taken here, on the loop's thread.
-On a change the old app is told to stop at once, while the debounce window
-is still open, so stopping and waiting for the burst to end overlap.
+Everything that happens is turned into a ``machine.Event`` — a file change
+(from the watcher's thread), the app's exit (from a waiting thread), a signal,
+a timer, a message from the app — and posted to one asyncio loop.  There
+``machine.transition`` says what the new state is and which ``machine.Action``s
+to carry out; this module only carries them out (processes, timers, output).
+The states and every transition are drawn in ``devserver.machine``.
 
 Around the app, on the same loop: the listening sockets it asked for
 (``sockets``), held across restarts; the error page served on them while it
-is WAITING (``errorpage``); the browser live-reload WebSocket (``livereload``).
+is WAITING (``errorpage``); what browsers are told (``browsers``); the warm
+standby (``warm.Standbys``); when a burst of changes is over (``burst``); what
+the app reports about itself (``reports``).  Each keeps its own state and is
+called from here; none calls back into the supervisor except through the
+loop.  The app process itself, with its channel, is an ``AppSession``
+(``session``), the same as ``tdev check``'s.
 """
 
+from __future__ import annotations
+
 import asyncio
-import functools
 import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
+from typing import Any, Callable
 
 from devserver import __version__
+from devserver import channel as msg
+from devserver.browsers import Browsers
+from devserver.burst import Burst, describe_changes
 from devserver.config import RunConfig
-from devserver.debounce import Debouncer
 from devserver.errorpage import AppError, ErrorServer
 from devserver.filters import PathFilter, own_dir, site_dirs, system_dirs
-from devserver.livereload import LiveReloadServer, script as livereload_script
+from devserver.livereload import script as livereload_script
+from devserver.machine import Action, Event, State, transition
 from devserver.output import Output, display_path
-from devserver.process import Child, raise_open_files_limit, spawn
+from devserver.process import raise_open_files_limit
+from devserver.reports import AppReports
+from devserver.session import AppSession
 from devserver.sockets import HeldSockets, describe_key, socket_urls
-from devserver.warm import must_cold_start, preimport_names
+from devserver.warm import Standbys
 from devserver.watcher import Watcher
-
-RUNNING, WAITING, RESTARTING, STOPPING = "running", "waiting", "restarting", "stopping"
-REFRESH_AFTER_EVENTS = 2000  # a burst this big may have overflowed the kernel's event queue
-VANISHED_WAIT = 0.25  # seconds a watched module may be missing mid-save before the restart goes ahead
-UNCLOSED_WAIT = 0.25  # seconds a changed file may stay open for writing before the restart goes ahead
 
 
 class Supervisor:
+    """``tdev run``: one loop, one current app (``self.app``), the machine's state (``self.state``)."""
+
     def __init__(self, config: RunConfig, output: Output) -> None:
         self.config = config
         self.out = output
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)  # Tornado's IOLoop.current() (error page) wraps this loop
-        self.state = RUNNING
-        self.child: "Child | None" = None
+        self.state = State.RUNNING
+        self.app: AppSession | None = None
         self.exit_code = 0  # tdev's own exit code: 0 after a requested stop
-        self.debouncer = Debouncer(config.debounce_ms / 1000.0)
-        self.changed: "list[str]" = []
-        self._debounce_timer = None
-        self._grace_timer = None
-        self._said: "set[str]" = set()
-        self._listening: "list | None" = None
+        self.burst = Burst(config.debounce_ms / 1000.0, lambda path: path in self.filter.files)
+        self._debounce_timer: asyncio.TimerHandle | None = None
+        self._grace_timer: asyncio.TimerHandle | None = None
+        self._listening: list[str] | None = None
         self._summary_shown = False
-        self._change_seen_at: "float | None" = None
-        self._seen_paths: "set[str]" = set()  # paths as reported by the app, already handled
-        self._was_missing = False  # a changed module was missing at the end of the burst
+        self._change_seen_at: float | None = None
         self.sockets = HeldSockets()
         self.error_server = ErrorServer()
-        self.livereload: "LiveReloadServer | None" = None
+        self.browsers = Browsers(config.debounce_ms / 1000.0, self.loop.call_later, output)
         self._child_options: dict = config.child_options()
         self._child_options["project"] = [config.target.project_root(), *(p for p in config.watch if os.path.isdir(p))]
-        self._restarted = False  # the next "serving" is after a restart: browsers reload
-        self._browser_timer = None
-        self._browser_changes: "list[str]" = []
-        self._last_error: "AppError | None" = None
-        # Warm restarts: a standby app process with the app's libraries imported, waiting for "go".
-        self.standby: "Child | None" = None
-        self._standby_names: "list[str]" = []
-        self._warm_off: "str | None" = None if config.warm else "--no-warm"
-        self._standby_failures = 0
-        self._realpath = functools.lru_cache(maxsize=None)(os.path.realpath)  # the same modules, every restart
-        self.filter = self._build_filter()
+        self.filter = watch_filter(config, output)
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
+        self.reports = AppReports(self.watcher, self.filter, output, self._on_changes)
+        self.standbys = Standbys(self._spawn, output, self.filter.is_library, None if config.warm else "--no-warm")
+        self._handlers = self._message_handlers()
+        self._actions = self._action_handlers()
 
-    # -- set-up ---------------------------------------------------------------------
-    def _build_filter(self) -> PathFilter:
-        config = self.config
-        path_filter = PathFilter(ignore=tuple(config.ignore), system=system_dirs(), site=site_dirs(), own=(own_dir(),))
-        root = config.target.project_root()
-        if os.path.dirname(root) == root:
-            self.out.warn(f"the project directory is {root}: not watching the whole file system, "
-                          "only imported files and --watch paths")
-        else:
-            path_filter.add_tree(root, ("*.py", *config.include))
-        for path in config.watch:
-            if os.path.isdir(path):
-                path_filter.add_tree(path, ("*",))
-            else:
-                path_filter.files.add(path)
-        script = config.target.script_path()
-        if script:
-            path_filter.files.add(script)
-        return path_filter
+    def _message_handlers(self) -> dict[str, Callable[[AppSession, dict], None]]:
+        """What each message from an app process (the current one or a standby) does."""
+        return {
+            **self.reports.handlers(),
+            msg.SERVING: lambda s, _m: self._feed_if_current(s, Event.SERVING, s),
+            msg.MODULES: lambda s, m: self._feed_if_current(s, Event.MODULES, m),
+            msg.READY: lambda s, m: self._feed(Event.STANDBY_READY, (s, m)),
+            msg.STARTED: self._on_started,
+        }
+
+    def _action_handlers(self) -> dict[Action, Callable[[Any], None]]:
+        """How each action of the machine is carried out; each gets the event's payload."""
+        standbys = self.standbys
+        return {
+            Action.RECORD_CHANGE: self._record_change,
+            Action.STOP_APP: lambda _: self._stop_app(),
+            Action.KILL_APP: lambda _: self._kill_app(),
+            Action.PRESTART: lambda _: standbys.prestart(),
+            Action.ARM_DEBOUNCE: lambda _: self._arm_debounce(),
+            Action.CANCEL_DEBOUNCE: lambda _: self._cancel_debounce(),
+            Action.CHECK_BURST: lambda _: self._check_burst(),
+            Action.RESTART: lambda _: self._restart(),
+            Action.RELOAD_BROWSERS: self.browsers.assets_changed,
+            Action.SHOW_CRASH: self._show_crash,
+            Action.ON_SERVING: self._on_serving,
+            Action.BUILD_STANDBY: standbys.on_modules,
+            Action.NOTE_STANDBY_READY: lambda p: standbys.on_ready(*p),
+            Action.NOTE_STANDBY_LOST: standbys.on_lost,
+            Action.SAY_STOPPING: lambda sig: self.out.debug(f"{signal.Signals(sig).name} received: stopping the app"),
+            Action.END: lambda _: self.loop.stop(),
+        }
+
+    def _feed(self, event: Event, payload: Any = None) -> None:
+        """Move the machine, then carry out its actions (which may feed further events)."""
+        self.state, actions = transition(self.state, event)
+        for action in actions:
+            self._actions[action](payload)
+
+    def _feed_if_current(self, session: AppSession, event: Event, payload: Any) -> None:
+        """Serving / modules: news about the current app only (not a standby's, not an old app's)."""
+        if session is self.app:
+            self._feed(event, payload)
 
     def run(self) -> int:
         loop = self.loop
@@ -112,8 +128,7 @@ class Supervisor:
         if limit_note:
             self.out.info(limit_note)
         if self.config.livereload:
-            self.livereload = LiveReloadServer()
-            url = self.livereload.start()
+            url = self.browsers.start()
             self._child_options["livereload_script"] = livereload_script(url)
             self.out.debug(f"browser live reload on {url}")
         started = time.monotonic()
@@ -121,209 +136,87 @@ class Supervisor:
         self.out.debug(f"watcher started in {(time.monotonic() - started) * 1000:.0f} ms")
         for line in self.watcher.describe():
             self.out.debug(line)
-        self._spawn()
+        self._start_app()
         try:
             loop.run_forever()
         finally:
-            self._discard_standby()
+            self.standbys.discard()
             self.watcher.stop()
             self.error_server.stop()
-            if self.livereload is not None:
-                self.livereload.stop()
+            self.browsers.stop()
             self.sockets.close_all()
             loop.close()
         return self.exit_code
 
     # -- the app process --------------------------------------------------------------
-    def _spawn(self, changed: "list[str]" = ()) -> None:
-        self.state = RUNNING
+    def _spawn(self, extra_options: dict) -> AppSession:
+        """Start an app process (raises OSError); its messages and exit come back to this loop."""
+        return AppSession.start(self.config.target, dict(self._child_options, **extra_options), self.loop,
+                                self.sockets, self._handlers, self._on_session_exit, self._on_bind)
+
+    def _start_app(self, changed: Sequence[str] = ()) -> None:
+        """The new app: the standby told to go if it may be used, else a new process."""
         self.error_server.stop()  # before the app can accept: no request is answered twice
-        self._last_error = None
-        standby, self.standby = self.standby, None
-        if standby is not None and standby.names and must_cold_start(changed, standby.files, self.filter.is_library):
-            self.out.debug("an installed package or a pre-imported module changed: cold start")
-            self._kill_standby(standby)
-            standby = None
-        if standby is not None and standby.channel.send("go"):
-            child = standby
+        self.reports.new_app()
+        standby = self.standbys.take(list(changed))
+        if standby is not None:
+            app = standby.session
+            how = f"{standby.label} {app.pid} told to go"
         else:
-            if standby is not None:
-                self._kill_standby(standby)
             try:
-                child = spawn(self.config.target, self._child_options)
+                app = self._spawn({})
             except OSError as exc:
                 self.out.error(f"cannot start the app: {exc}")
-                self.state = WAITING
+                self._feed(Event.SPAWN_FAILED)
                 return
-            self._watch_child(child)
-        self.child = child
+            how = f"new app process {app.pid} started"
+        self.app = app
         self.sockets.new_generation()
         if self._change_seen_at is not None:
-            if child is standby:
-                how = f"{'standby' if standby.names else 'pre-started process'} {child.pid} told to go"
-            else:
-                how = f"new app process {child.pid} started"
             self.out.debug(f"{how} {(time.monotonic() - self._change_seen_at) * 1000:.1f} ms after the change")
         if not self._summary_shown:
             self.loop.call_later(1.0, self._show_summary)
 
-    def _watch_child(self, child: Child) -> None:
-        self.loop.add_reader(child.channel.sock.fileno(), self._on_channel, child)
-        child.on_exit(lambda c: self.loop.call_soon_threadsafe(self._on_exit, c))
-
-    # -- warm restarts ------------------------------------------------------------------
-    def _on_modules(self, child: Child, snapshot) -> None:
-        """The serving app's modules: (re)build the standby if what it should pre-import changed."""
-        if child is not self.child or self._warm_off or self.state == STOPPING:
+    def _on_session_exit(self, session: AppSession) -> None:
+        """An app process exited (its last messages handled): the current app, or a standby."""
+        if session is not self.app:
+            self._feed(Event.STANDBY_LOST, session)
             return
-        names, reason = preimport_names(snapshot if isinstance(snapshot, list) else [], self.filter.is_library,
-                                        self._realpath)
-        if reason:
-            self._warm_off = reason
-            self.out.info(f"warm restarts off: {reason}")
-            self._discard_standby()
-            return
-        if self.standby is not None and names == self._standby_names:
-            return
-        self._discard_standby()
-        self._spawn_standby(names)
+        self.app = None
+        self._cancel_grace()
+        stop_sent = session.child.stop_sent
+        if stop_sent is not None:
+            self.out.debug(f"app process {session.pid} stopped {(time.monotonic() - stop_sent) * 1000:.1f} ms "
+                           "after it was told to")
+        self._feed(Event.EXIT, session)
 
-    def _spawn_standby(self, names: "list[str]") -> None:
-        """A standby app process: ``names`` imported (none: a bare interpreter), waiting for "go"."""
-        options = dict(self._child_options, standby=True)
-        try:
-            standby = spawn(self.config.target, options)
-        except OSError as exc:
-            self.out.debug(f"no standby: {exc}")
-            return
-        standby.names = names
-        standby.channel.send("preimport", names=names)
-        self._watch_child(standby)
-        self.standby, self._standby_names = standby, names
-        if names:
-            self.out.debug(f"standby {standby.pid} importing {len(names)} modules")
-
-    def _on_ready(self, child: Child, message: dict) -> None:
-        child.files = {os.path.realpath(p) for p in message.get("files", []) if isinstance(p, str)}
-        skipped = message.get("skipped") or []
-        if not child.names:
-            return
-        self.out.debug(f"standby {child.pid} ready in {(time.monotonic() - child.started) * 1000:.0f} ms"
-                       + (f" ({len(skipped)} modules left to the app: {', '.join(skipped[:5])})" if skipped else ""))
-
-    def _on_standby_exit(self, child: Child) -> None:
-        self._close_child(child)
-        if child is self.standby:
-            self.standby = None
-            self._standby_failures += 1
-            self.out.debug(f"standby {child.pid} {child.describe_exit()}")
-            if self._standby_failures >= 3 and not self._warm_off:
-                self._warm_off = "the standby process keeps exiting before it is used"
-                self.out.info(f"warm restarts off: {self._warm_off}")
-
-    def _discard_standby(self) -> None:
-        standby, self.standby = self.standby, None
-        if standby is not None:
-            self._kill_standby(standby)
-
-    def _kill_standby(self, standby: Child) -> None:
-        standby.discarded = True
-        standby.kill()  # nothing of the app has run in it yet
-
-    def _close_child(self, child: Child) -> None:
-        child.reap_group()
-        try:
-            self.loop.remove_reader(child.channel.sock.fileno())
-        except (ValueError, OSError):
-            pass
-        child.channel.close()
+    def _show_crash(self, session: AppSession) -> None:
+        """The app ended by itself: say so, and answer on its sockets with its error."""
+        how = session.describe_exit()
+        self.out.error(f"app {how} — waiting for changes before restarting")
+        error = self.reports.last_error or AppError(f"The app {how}.")
+        if self.sockets.sockets():
+            self.error_server.start(self.sockets.sockets(), error)
+            self.out.debug("answering on the app's sockets with the error until it serves again")
 
     def _show_summary(self) -> None:
         if not self._summary_shown:
             self._summary_shown = True
             self.out.info(self.watcher.summary())
 
-    def _on_channel(self, child: Child) -> None:
-        messages = child.channel.receive()
-        if messages is None:
-            self.loop.remove_reader(child.channel.sock.fileno())
-            return
-        self._handle_messages(child, messages)
-
-    def _handle_messages(self, child: Child, messages) -> None:
-        for message in messages:
-            kind = message["t"]
-            if kind in ("files", "watch", "error"):
-                self._watch_reported(child, message.get("paths", []))
-                if kind == "error":
-                    self._last_error = AppError(str(message.get("summary", "")), str(message.get("traceback", "")))
-            elif kind == "bind":
-                self._on_bind(child, message)
-            elif kind == "serving":
-                self._on_serving(child)
-            elif kind == "modules":
-                snapshot, cut = message.get("modules"), message.get("environ_cut")
-                if isinstance(snapshot, list) and isinstance(cut, int):
-                    snapshot = snapshot[:cut]  # libraries imported after the app set an env variable
-                self._on_modules(child, snapshot)
-            elif kind == "ready":
-                self._on_ready(child, message)
-            elif kind == "started":
-                self._on_started(child, message)
-            elif kind == "assets":
-                self._on_assets(message)
-            elif kind == "info":
-                self._say_once(str(message.get("msg", "")))
-
-    def _watch_reported(self, child: Child, raw_paths) -> None:
-        """Watch files the app reported; one saved after the app started is a change already."""
-        fresh = [p for p in raw_paths if isinstance(p, str) and p not in self._seen_paths]
-        self._seen_paths.update(fresh)
-        added = self.watcher.add_files([os.path.realpath(p) for p in fresh])
-        changed = []
-        for path in added:
-            self.out.debug(f"watching {path}")
-            try:
-                if os.stat(path).st_mtime > child.started_wall:
-                    changed.append(path)
-            except OSError:
-                pass
-        if changed:
-            self._on_changes(changed)
-
-    def _on_bind(self, child: Child, request: dict) -> None:
-        """The app wants listening sockets: hand out the held ones (bound the first time)."""
-        reply = self.sockets.answer(request)
-        self._report_released(self.sockets.released)
+    # -- messages from the app ------------------------------------------------------------
+    def _on_bind(self, reply: dict, released: list[tuple]) -> None:
+        """A bind request was answered: say which held sockets made room for it, or why it failed."""
+        self._report_released(released)
         if "error" in reply:
             self.out.error(reply["error"])
-        child.channel.send("bound", id=request.get("id"), **reply)
 
-    def _on_assets(self, message: dict) -> None:
-        """The app's template/static directories: changes there count, and need no restart if read live."""
-        live = bool(message.get("live"))
-        for raw in message.get("paths", []):
-            if not isinstance(raw, str):
-                continue
-            root = os.path.realpath(raw)
-            if self.filter.assets.get(root) == live:
-                continue
-            self.filter.add_assets(root, live)
-            self.watcher.add_tree(root)
-            self.out.debug(f"watching {root} ({'reloading the browser only' if live else 'restarting'} on changes)")
-
-    def _report_released(self, keys) -> None:
+    def _report_released(self, keys: list[tuple]) -> None:
         for key in keys:
             self.out.info(f"closed {describe_key(key)}: the app no longer listens there")
-        self.sockets.released.clear()
 
-    def _on_serving(self, child: Child) -> None:
-        if child is not self.child:
-            return
-        if self._restarted:
-            self._restarted = False
-            if self.livereload is not None and self.livereload.broadcast("reload"):
-                self.out.debug("browsers told to reload")
+    def _on_serving(self, session: AppSession) -> None:
+        self.browsers.app_serving()
         self._report_released(self.sockets.release_unused())
         urls = socket_urls(self.sockets.sockets())
         if urls and urls != self._listening:
@@ -333,104 +226,32 @@ class Supervisor:
             self.out.debug(f"serving again {(time.monotonic() - self._change_seen_at) * 1000:.0f} ms after the change")
             self._change_seen_at = None
         self._show_summary()
-        if not self._warm_off:
-            child.channel.send("modules?")
+        if not self.standbys.off:
+            session.send(msg.MODULES_WANTED)
 
-    def _on_started(self, child: Child, message: dict) -> None:
+    def _on_started(self, session: AppSession, message: dict) -> None:
         """The app process is about to run the first line of the target."""
         at = message.get("at")
-        if child is self.child and self._change_seen_at is not None and isinstance(at, (int, float)):
+        if session is self.app and self._change_seen_at is not None and isinstance(at, (int, float)):
             how = "warm" if message.get("warm") else "cold"
             self.out.debug(f"target code running {(at - self._change_seen_at) * 1000:.1f} ms after the change ({how})")
 
-    def _say_once(self, message: str) -> None:
-        if message and message not in self._said:
-            self._said.add(message)
-            self.out.info(message)
-
-    def _on_exit(self, child: Child) -> None:
-        if child is not self.child:
-            self._on_standby_exit(child)
-            return
-        child.reap_group()
-        try:
-            self.loop.remove_reader(child.channel.sock.fileno())
-        except (ValueError, OSError):
-            pass
-        # Last words: files the app reported just before it died.
-        while True:
-            messages = child.channel.receive()
-            if not messages:
-                break
-            self._handle_messages(child, messages)
-        child.channel.close()
-        self.child = None
-        self._cancel_grace()
-        if child.stop_sent is not None:
-            self.out.debug(f"app process {child.pid} stopped {(time.monotonic() - child.stop_sent) * 1000:.1f} ms after it was told to")
-        if self.state == STOPPING:
-            self.loop.stop()
-            return
-        if self.state == RESTARTING:
-            self._maybe_restart()
-            return
-        # The app ended by itself.
-        self.state = WAITING
-        how = child.describe_exit()
-        self.out.error(f"app {how} — waiting for changes before restarting")
-        error = self._last_error or AppError(f"The app {how}.")
-        if self.sockets.sockets():
-            self.error_server.start(self.sockets.sockets(), error)
-            self.out.debug("answering on the app's sockets with the error until it serves again")
-
     # -- changes ------------------------------------------------------------------------
-    def _on_changes(self, paths) -> None:
-        if self.state == STOPPING:
-            return
-        if (
-            self.livereload is not None
-            and self.state == RUNNING
-            and all(self.filter.is_live_asset(p) for p in paths)
-        ):
-            self._browser_only(paths)
-            return
+    def _on_changes(self, paths: list[str]) -> None:
+        """Files changed (reported by the watcher, or by the app for files saved while it started)."""
+        live = self.browsers.on and all(self.filter.is_live_asset(p) for p in paths)
+        self._feed(Event.LIVE_CHANGE if live else Event.CHANGE, paths)
+
+    def _record_change(self, paths: list[str]) -> None:
         now = time.monotonic()
         if self._change_seen_at is None:
             self._change_seen_at = now
-        for path in paths:
-            if path not in self.changed:
-                self.changed.append(path)
-        self.debouncer.event(now, len(paths))
-        if self.state == RUNNING and self.child is not None:
-            # Stop the old app right away: the debounce window and its shutdown overlap.
-            self.state = RESTARTING
-            self._stop_child()
-        elif self.state == WAITING:
-            self.state = RESTARTING
-        if self.standby is None and self.state == RESTARTING:
-            # No warm standby: start a bare interpreter now, so its start-up overlaps the quiet
-            # window and the old app's exit too. It runs the target (from scratch) when told to.
-            self._spawn_standby([])
-        self._arm_debounce()
-
-    def _browser_only(self, paths) -> None:
-        """Templates / static files the app reads live changed: reload the browsers, not the app."""
-        self._browser_changes.extend(p for p in paths if p not in self._browser_changes)
-        if self._browser_timer is None:
-            self._browser_timer = self.loop.call_later(self.config.debounce_ms / 1000.0, self._reload_browsers)
-
-    def _reload_browsers(self) -> None:
-        self._browser_timer = None
-        changed, self._browser_changes = self._browser_changes, []
-        kind = "css" if all(p.endswith(".css") for p in changed) else "reload"
-        count = self.livereload.broadcast(kind) if self.livereload is not None else 0
-        what = "refreshing stylesheets" if kind == "css" else "reloading the browser"
-        self.out.change(f"{_describe_changes(changed)} — {what} ({count} page{'s' * (count != 1)})")
+        self.burst.record(paths, now)
 
     def _arm_debounce(self) -> None:
         if self._debounce_timer is not None:
             self._debounce_timer.cancel()
-        deadline = self.debouncer.deadline()
+        deadline = self.burst.deadline()
         if deadline is not None:
             self._debounce_timer = self.loop.call_at(self._loop_time(deadline), self._on_debounce)
 
@@ -439,72 +260,52 @@ class Supervisor:
 
     def _on_debounce(self) -> None:
         self._debounce_timer = None
-        if not self.debouncer.due(time.monotonic()):
+        if not self.burst.quiet(time.monotonic()):
             self._arm_debounce()
             return
-        self._maybe_restart()
+        self._feed(Event.QUIET)
 
-    def _maybe_restart(self) -> None:
-        """Start the new app once both the burst is over and the old app is gone."""
-        now = time.monotonic()
-        if self.state != RESTARTING or self.child is not None:
-            return
-        if self.debouncer.pending and not self.debouncer.due(now):
-            return
-        if self._module_still_missing(now) or self._still_being_written(now):
-            self.debouncer.event(now, 0)
+    def _check_burst(self) -> None:
+        """The old app is gone: restart if the burst is over too, else ask again when it may be."""
+        if self.burst.over(time.monotonic(), self.watcher):
+            self._feed(Event.SETTLED)
+        else:
             self._arm_debounce()
-            return
-        if self.watcher.overflowed or self.debouncer.events >= REFRESH_AFTER_EVENTS:
+
+    def _restart(self) -> None:
+        changed, big = self.burst.take()
+        if self.watcher.overflowed or big:
             # Events were (or may have been: watchdog 6 drops overflows silently) lost: directories
             # created in the burst may have no watch yet.
             self.watcher.refresh()
-        self.debouncer.reset()
-        changed, self.changed = self.changed, []
-        self.out.change(f"{_describe_changes(changed)} — restarting")
+        self.out.change(f"{describe_changes(changed)} — restarting")
         if len(changed) > 3:
             self.out.debug("changed: " + ", ".join(display_path(p) for p in changed))
-        self._restarted = True
-        self._spawn(changed)
-
-    def _still_being_written(self, now: float) -> bool:
-        """A changed file was modified but its writer has not closed it yet (an in-place save caught
-        between truncating and writing): give it up to ``UNCLOSED_WAIT`` to finish."""
-        writing = self.watcher.writing
-        if not writing:
-            return False
-        first = self.debouncer.first if self.debouncer.first is not None else now
-        if now - first >= UNCLOSED_WAIT:
-            writing.clear()  # a file held open for good (a log?) must not hold restarts back
-            return False
-        return any(p in writing for p in self.changed)
-
-    def _module_still_missing(self, now: float) -> bool:
-        """A changed module renamed away mid-save (vim's backup-then-write): wait for it to come back
-        (up to ``VANISHED_WAIT``), then one more quiet window so the events of that write arrive first."""
-        first = self.debouncer.first if self.debouncer.first is not None else now
-        if now - first < VANISHED_WAIT and any(
-            p in self.filter.files and not os.path.exists(p) for p in self.changed
-        ):
-            self._was_missing = True
-            return True
-        was_missing, self._was_missing = self._was_missing, False
-        return was_missing
+        self.browsers.restarting()
+        self._start_app(changed)
 
     # -- stopping -----------------------------------------------------------------------
-    def _stop_child(self) -> None:
-        child = self.child
-        if child is None:
+    def _stop_app(self) -> None:
+        app = self.app
+        if app is None:
             return
-        child.terminate()
+        app.terminate()
         self._cancel_grace()
-        self._grace_timer = self.loop.call_later(self.config.grace, self._grace_expired, child)
+        self._grace_timer = self.loop.call_later(self.config.grace, self._grace_expired, app)
 
-    def _grace_expired(self, child: Child) -> None:
+    def _grace_expired(self, app: AppSession) -> None:
         self._grace_timer = None
-        if child is self.child and child.returncode is None:
+        if app is self.app and app.returncode is None:
             self.out.warn(f"app did not stop within {self.config.grace:g} s of SIGTERM — killing it")
-            child.kill()
+            app.kill()
+
+    def _kill_app(self) -> None:
+        if self.app is not None:
+            self.app.kill()
+
+    def _cancel_debounce(self) -> None:
+        if self._debounce_timer is not None:
+            self._debounce_timer.cancel()
 
     def _cancel_grace(self) -> None:
         if self._grace_timer is not None:
@@ -512,26 +313,27 @@ class Supervisor:
             self._grace_timer = None
 
     def request_exit(self, sig: int) -> None:
-        if self.state == STOPPING:
-            # Asked twice: no more grace.
-            if self.child is not None:
-                self.child.kill()
-            return
-        self.state = STOPPING
-        if self._debounce_timer is not None:
-            self._debounce_timer.cancel()
-        if self.child is None:
-            self.loop.stop()
+        self._feed(Event.STOP, sig)
+
+
+def watch_filter(config: RunConfig, output: Output) -> PathFilter:
+    """What to watch: the project's tree (``*.py`` and ``--include``), ``--watch`` paths, the script."""
+    path_filter = PathFilter(ignore=tuple(config.ignore), system=system_dirs(), site=site_dirs(), own=(own_dir(),))
+    root = config.target.project_root()
+    if os.path.dirname(root) == root:
+        output.warn(f"the project directory is {root}: not watching the whole file system, "
+                    "only imported files and --watch paths")
+    else:
+        path_filter.add_tree(root, ("*.py", *config.include))
+    for path in config.watch:
+        if os.path.isdir(path):
+            path_filter.add_tree(path, ("*",))
         else:
-            self.out.debug(f"{signal.Signals(sig).name} received: stopping the app")
-            self._stop_child()
-
-
-def _describe_changes(paths: "list[str]") -> str:
-    shown = [display_path(p) for p in paths[:3]]
-    more = len(paths) - len(shown)
-    text = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-    return f"{text} changed"
+            path_filter.files.add(path)
+    script = config.target.script_path()
+    if script:
+        path_filter.files.add(script)
+    return path_filter
 
 
 def run_supervisor(config: RunConfig) -> int:
@@ -540,8 +342,8 @@ def run_supervisor(config: RunConfig) -> int:
     try:
         return supervisor.run()
     except Exception as exc:  # a bug in tdev: still no orphan, and one readable line
-        if supervisor.child is not None:
-            supervisor.child.kill()
+        if supervisor.app is not None:
+            supervisor.app.kill()
         output.error(f"internal error: {exc!r} (please report it; run with -v for details)")
         if config.verbosity > 1:
             import traceback

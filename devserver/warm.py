@@ -6,17 +6,27 @@ the standard library, installed packages — are what a standby process
 imports while the app runs.  On the next change the standby runs the target
 at once: only the project's own modules are imported on the critical path.
 
-Pure functions over names and paths; the processes are the supervisor's.
+Pure functions over names and paths first; then ``Standbys``, the standby
+process's lifecycle (the supervisor calls it, it never calls back).
 """
 
+from __future__ import annotations
+
+import functools
 import os
+import time
+from typing import Callable
+
+from devserver.channel import GO, PREIMPORT
+from devserver.output import Output
+from devserver.session import AppSession
 
 # Monkey-patching libraries: they must be imported (and patch) before everything else.
 FIRST_IMPORTS = ("gevent", "eventlet")
 _NOT_PREIMPORTED = ("__main__", "__mp_main__")
 
 
-def preimport_names(snapshot, is_library, realpath=os.path.realpath) -> "tuple[list[str], str | None]":
+def preimport_names(snapshot, is_library, realpath=os.path.realpath) -> tuple[list[str], str | None]:
     """The modules of ``snapshot`` (``[name, file]`` pairs in import order) a standby should import.
 
     Returns ``(names, None)``, or ``([], reason)`` when warm restarts cannot be used for this app.
@@ -43,3 +53,127 @@ def preimport_names(snapshot, is_library, realpath=os.path.realpath) -> "tuple[l
 def must_cold_start(changed, standby_files, is_library) -> bool:
     """A changed file belongs to what the standby imported (or to an installed package): it is stale."""
     return any(path in standby_files or is_library(path) for path in changed)
+
+
+class Standby:
+    """One pre-started app process waiting for "go", of one of two kinds.
+
+    *Warm*: the app's libraries (``names``) imported, so only the project's own modules are left for
+    the restart.  *Spare*: a bare interpreter (no names), started when a change comes and no warm
+    standby is there, so that at least the interpreter's start-up overlaps the burst and the old
+    app's exit.
+    """
+
+    def __init__(self, session: AppSession, names: list[str]) -> None:
+        self.session = session
+        self.names = names
+        self.files: set[str] = set()  # the files of its modules, once it is ready
+
+    @property
+    def warm(self) -> bool:
+        return bool(self.names)
+
+    @property
+    def label(self) -> str:
+        return "standby" if self.warm else "pre-started process"
+
+
+class Standbys:
+    """The standby's whole lifecycle, beside the supervisor.
+
+    Built (again) from the serving app's modules when what it should import changed; a spare one
+    started on a change when there is none; on the restart told to go, or thrown away when a
+    changed file is one it imported; given up on for good when the app cannot have one or it keeps
+    exiting before it is used.  ``spawn(options)`` starts an app process (raises OSError).
+    """
+
+    def __init__(self, spawn: Callable[[dict], AppSession], output: Output, is_library: Callable[[str], bool],
+                 off: str | None = None) -> None:
+        self.spawn = spawn
+        self.out = output
+        self.is_library = is_library
+        self.off = off  # why warm standbys are off (None: they are on); spare ones are always used
+        self.current: Standby | None = None
+        self._taken: Standby | None = None  # the last one told to go (its "ready" may come late)
+        self._failures = 0
+        self._realpath = functools.lru_cache(maxsize=None)(os.path.realpath)  # the same modules, every restart
+
+    def on_modules(self, message: dict) -> None:
+        """The serving app's modules: (re)build the standby if what it should pre-import changed."""
+        if self.off:
+            return
+        snapshot, cut = message.get("modules"), message.get("environ_cut")
+        if isinstance(snapshot, list) and isinstance(cut, int):
+            snapshot = snapshot[:cut]  # libraries imported after the app set an env variable
+        names, reason = preimport_names(snapshot if isinstance(snapshot, list) else [], self.is_library,
+                                        self._realpath)
+        if reason:
+            self._turn_off(reason)
+            self.discard()
+            return
+        if self.current is not None and names == self.current.names:
+            return
+        self.discard()
+        self._start(names)
+
+    def prestart(self) -> None:
+        """A change and no standby: start a spare interpreter now (it runs the target from scratch)."""
+        if self.current is None:
+            self._start([])
+
+    def _start(self, names: list[str]) -> None:
+        try:
+            session = self.spawn({"standby": True})
+        except OSError as exc:
+            self.out.debug(f"no standby: {exc}")
+            return
+        session.send(PREIMPORT, names=names)
+        self.current = Standby(session, names)
+        if names:
+            self.out.debug(f"standby {session.pid} importing {len(names)} modules")
+
+    def take(self, changed: list[str]) -> Standby | None:
+        """The standby, told to go — or None (there is none, it is stale, or it is gone): a cold start."""
+        standby, self.current = self.current, None
+        if standby is None:
+            return None
+        if standby.warm and must_cold_start(changed, standby.files, self.is_library):
+            self.out.debug("an installed package or a pre-imported module changed: cold start")
+            standby.session.kill()
+            return None
+        if not standby.session.send(GO):
+            standby.session.kill()
+            return None
+        self._taken = standby
+        return standby
+
+    def on_ready(self, session: AppSession, message: dict) -> None:
+        standby = next((s for s in (self.current, self._taken) if s is not None and s.session is session), None)
+        if standby is None:
+            return
+        standby.files = {os.path.realpath(p) for p in message.get("files", []) if isinstance(p, str)}
+        skipped = message.get("skipped") or []
+        if not standby.warm:
+            return
+        self.out.debug(f"standby {session.pid} ready in {(time.monotonic() - session.child.started) * 1000:.0f} ms"
+                       + (f" ({len(skipped)} modules left to the app: {', '.join(skipped[:5])})" if skipped else ""))
+
+    def on_lost(self, session: AppSession) -> None:
+        """A standby process exited before it was told to go."""
+        if self.current is None or self.current.session is not session:
+            return  # one thrown away
+        self.current = None
+        self._failures += 1
+        self.out.debug(f"standby {session.pid} {session.describe_exit()}")
+        if self._failures >= 3:
+            self._turn_off("the standby process keeps exiting before it is used")
+
+    def _turn_off(self, reason: str) -> None:
+        if not self.off:
+            self.off = reason
+            self.out.info(f"warm restarts off: {reason}")
+
+    def discard(self) -> None:
+        standby, self.current = self.current, None
+        if standby is not None:
+            standby.session.kill()  # nothing of the app has run in it yet

@@ -45,7 +45,7 @@ class Watcher:
         self.problems: set[str] = set()
         self.overflowed = False
         # Files modified and not closed yet (inotify only): a writer may be half-way through a save.
-        self.writing: dict[str, float] = {}
+        self._writing: dict[str, float] = {}
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -344,9 +344,17 @@ class Watcher:
     def _note_writing(self, path: str, open_for_writing: bool) -> None:
         """inotify says "modified" while a file is written and "closed" when the writer is done."""
         if open_for_writing:
-            self.writing.setdefault(path, time.monotonic())
+            self._writing.setdefault(path, time.monotonic())
         else:
-            self.writing.pop(path, None)
+            self._writing.pop(path, None)
+
+    def open_for_writing(self, paths) -> bool:
+        """Is one of ``paths`` modified and not closed yet (a writer half-way through a save)?"""
+        return bool(self._writing) and any(p in self._writing for p in paths)
+
+    def forget_open_writers(self) -> None:
+        """Count every file as closed: one held open for good (a log?) must not hold restarts back."""
+        self._writing.clear()
 
     # -- reporting ----------------------------------------------------------------------
     def summary(self) -> str:

@@ -22,6 +22,8 @@ import os
 import sys
 import threading
 
+from devserver import channel as msg
+
 TYPE_CHECKING = False  # typing is imported for the type checker only: the app process does not pay for it
 if TYPE_CHECKING:
     import types
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from devserver.channel import Channel
 
     Patch = Callable[[types.ModuleType], None]
+
 
 BATCH_SECONDS = 0.3
 
@@ -121,7 +124,7 @@ def start_batching() -> None:
 
 def flush_modules() -> None:
     """Report the files of everything in ``sys.modules`` not reported yet."""
-    report("files", [getattr(m, "__file__", None) for m in list(sys.modules.values())])
+    report(msg.FILES, [getattr(m, "__file__", None) for m in list(sys.modules.values())])
 
 
 def _forget_channel_in_fork() -> None:
@@ -151,7 +154,7 @@ class _ReportingFinder:
         else:
             return None
         if spec.origin and spec.has_location:
-            report("files", [spec.origin])
+            report(msg.FILES, [spec.origin])
         patches = _after.pop(fullname, None)
         if patches and spec.loader is not None:
             spec.loader = _PatchingLoader(spec.loader, patches)

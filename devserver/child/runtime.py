@@ -16,6 +16,7 @@ import threading
 import time
 import types
 
+from devserver import channel as msg
 from devserver import compat
 from devserver.channel import Channel
 from devserver.child import imports, tornado_hooks
@@ -97,7 +98,7 @@ def _lifeline(channel: Channel, standby: bool) -> None:
         if messages is None:
             break
         for message in messages:
-            if message["t"] == "go":
+            if message["t"] == msg.GO:
                 imports.start_batching()
                 batch_until = time.monotonic() + imports.BATCH_SECONDS
                 _go.set()
@@ -114,13 +115,13 @@ def _on_message(channel: Channel, message: "dict[str, Any]") -> None:
     """A message from the supervisor other than "go" (on the lifeline thread)."""
     global _preimport_names
     kind = message["t"]
-    if kind == "stop":
+    if kind == msg.STOP:
         _stop_requested.set()
-    elif kind == "preimport":
+    elif kind == msg.PREIMPORT:
         _preimport_names = [n for n in message.get("names", ()) if isinstance(n, str)]
         _names_received.set()
-    elif kind == "modules?":
-        channel.send("modules", modules=_module_snapshot(), environ_cut=_environ_cut)
+    elif kind == msg.MODULES_WANTED:
+        channel.send(msg.MODULES, modules=_module_snapshot(), environ_cut=_environ_cut)
     else:
         tornado_hooks.on_message(message)
 
@@ -207,7 +208,7 @@ def _run(mode: str, target: str, args: "list[str]", channel: Channel, options: d
         if standby:
             _preimport_and_wait(channel)
         _notice_environ_writes(options.get("project") or ())
-        channel.send("started", at=time.monotonic(), warm=bool(standby and _preimport_names))
+        channel.send(msg.STARTED, at=time.monotonic(), warm=bool(standby and _preimport_names))
         run()
     except SystemExit as exc:
         code = exc.code
@@ -218,7 +219,7 @@ def _run(mode: str, target: str, args: "list[str]", channel: Channel, options: d
             imports.end_batching()
             exc.with_traceback(_strip_own_frames(exc.__traceback__))
             summary, trace = _describe(exc)
-            channel.send("error", paths=_error_files(exc), summary=summary, traceback=trace)
+            channel.send(msg.ERROR, paths=_error_files(exc), summary=summary, traceback=trace)
             _print_exception(exc)
             code = 1
     else:
@@ -359,7 +360,7 @@ def _preimport_and_wait(channel: Channel) -> None:
             skipped.append(name)
     imports.end_batching()  # the files of what was imported: the supervisor watches installed packages
     files = [getattr(m, "__file__", None) for m in list(sys.modules.values())]
-    channel.send("ready", files=[f for f in files if isinstance(f, str)], skipped=skipped)
+    channel.send(msg.READY, files=[f for f in files if isinstance(f, str)], skipped=skipped)
     imports.start_batching()
     _go.wait()
     if own_name:

@@ -28,6 +28,7 @@ import threading
 import time
 import weakref
 
+from devserver import channel as msg
 from devserver import compat
 from devserver.child import imports
 
@@ -103,7 +104,7 @@ def _patch_autoreload(autoreload: "Any") -> None:
     def start(check_time: int = 500) -> None:
         if _channel is not None:
             _channel.send(
-                "info",
+                msg.INFO,
                 msg="Tornado's autoreload (debug=True / autoreload=True) is handed over to tdev: "
                 "tdev restarts the app, the other debug features stay on",
             )
@@ -111,13 +112,13 @@ def _patch_autoreload(autoreload: "Any") -> None:
     @functools.wraps(original_watch)
     def watch(filename: str) -> None:
         original_watch(filename)
-        imports.report("watch", [filename])
+        imports.report(msg.WATCH, [filename])
 
     start.__wrapped__ = autoreload.start  # type: ignore[attr-defined]
     autoreload.start = start
     autoreload.watch = watch
     # Files watched before this patch (none in practice) still count.
-    imports.report("watch", compat.watched_files(autoreload))
+    imports.report(msg.WATCH, compat.watched_files(autoreload))
 
 
 def _patch_netutil(netutil: "Any") -> None:
@@ -160,7 +161,7 @@ _request_ids = itertools.count(1)
 
 def on_message(message: "dict[str, Any]") -> None:
     """A message from the supervisor (called on the lifeline thread)."""
-    if message.get("t") == "bound":
+    if message.get("t") == msg.BOUND:
         with _reply_ready:
             _replies[message.get("id")] = message
             _reply_ready.notify_all()
@@ -170,7 +171,7 @@ def _ask_supervisor(request: "dict[str, Any]") -> "list[int]":
     """Send a bind request and wait for the descriptors (or the error) in reply."""
     imports.end_batching()  # the app is nearly up: the supervisor gets the files first
     request_id = next(_request_ids)
-    if _channel is None or not _channel.send("bind", id=request_id, **request):
+    if _channel is None or not _channel.send(msg.BIND, id=request_id, **request):
         raise OSError(errno.EPIPE, "tdev is gone")
     deadline = time.monotonic() + 30
     with _reply_ready:
@@ -189,7 +190,7 @@ def _announce_serving() -> None:
     global _announced
     if not _announced and _channel is not None:
         _announced = True
-        _channel.send("serving")
+        _channel.send(msg.SERVING)
 
 
 _announced = False
@@ -330,7 +331,7 @@ def _report_assets(settings: "dict[str, Any]") -> None:
     paths = [os.path.abspath(p) for p in paths if isinstance(p, str) and os.path.isdir(p)]
     if paths and _channel is not None:
         live = not settings.get("compiled_template_cache", True) and not settings.get("static_hash_cache", True)
-        _channel.send("assets", paths=paths, live=live)
+        _channel.send(msg.ASSETS, paths=paths, live=live)
 
 
 _transform_class: "Any" = None

@@ -48,9 +48,11 @@ def test_orphans_are_reparented_killed_and_reaped():
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert out.returncode == 0, out.stderr
     orphans, killed, keep_alive, left = json.loads(out.stdout)
-    assert len(orphans) == 2, out.stdout  # the setsid daemon and the new-session helper came to us
+    # The setsid daemon and the new-session helper came to us (and, at times, the zombie of the
+    # intermediate process, when its parent exited before reaping it): all killed and reaped.
+    assert len(orphans) >= 2, out.stdout
     assert killed == orphans
     assert keep_alive  # the process in ``keep`` is left alone
-    assert left == [] or left == [pid for pid in left if pid not in killed]  # the kept one, if still listed
+    assert not set(left) & set(killed)
     for pid in killed:
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"

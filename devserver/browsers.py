@@ -1,0 +1,64 @@
+"""What the browsers are told, over the live-reload WebSocket (``livereload``).
+
+After a restart, once the new app serves: reload.  When only templates or
+static files that the app reads afresh on each request changed, there is no
+restart at all: pages refresh their stylesheets (only CSS changed) or reload,
+once the burst of changes is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from devserver.burst import describe_changes
+from devserver.livereload import LiveReloadServer
+from devserver.output import Output
+
+
+class Browsers:
+    def __init__(self, debounce_seconds: float, call_later: Callable[..., asyncio.TimerHandle], output: Output) -> None:
+        self.server: LiveReloadServer | None = None
+        self.debounce_seconds = debounce_seconds
+        self.call_later = call_later
+        self.out = output
+        self._restarted = False  # the next "serving" is after a restart: browsers reload
+        self._changes: list[str] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def on(self) -> bool:
+        return self.server is not None
+
+    def start(self) -> str:
+        """Start the WebSocket server; its URL (for the script the app injects)."""
+        self.server = LiveReloadServer()
+        return self.server.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+    def restarting(self) -> None:
+        self._restarted = True
+
+    def app_serving(self) -> None:
+        """The app serves: if it is a new one, the pages reload."""
+        if self._restarted:
+            self._restarted = False
+            if self.server is not None and self.server.broadcast("reload"):
+                self.out.debug("browsers told to reload")
+
+    def assets_changed(self, paths: list[str]) -> None:
+        """Templates / static files the app reads live changed: reload the browsers, not the app."""
+        self._changes.extend(p for p in paths if p not in self._changes)
+        if self._timer is None:
+            self._timer = self.call_later(self.debounce_seconds, self._reload)
+
+    def _reload(self) -> None:
+        self._timer = None
+        changed, self._changes = self._changes, []
+        kind = "css" if all(p.endswith(".css") for p in changed) else "reload"
+        count = self.server.broadcast(kind) if self.server is not None else 0
+        what = "refreshing stylesheets" if kind == "css" else "reloading the browser"
+        self.out.change(f"{describe_changes(changed)} — {what} ({count} page{'s' * (count != 1)})")

@@ -1,0 +1,35 @@
+"""HeldSockets.answer: the reply, and the held sockets let go to make room (returned, not left for the caller)."""
+
+import socket
+
+from devserver.sockets import HeldSockets
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_answer_returns_what_it_released_once():
+    held = HeldSockets()
+    port = free_port()
+    try:
+        reply, released = held.answer({"kind": "tcp", "port": port, "address": "127.0.0.1"})
+        assert len(reply["fds"]) == 1 and released == []
+        held.new_generation()  # the next app asks for the same port on every address
+        reply, released = held.answer({"kind": "tcp", "port": port, "address": "0.0.0.0"})
+        assert "fds" in reply, reply
+        assert released == [("tcp", port, "127.0.0.1", None, None, None, None)]
+        assert held.answer({"kind": "tcp", "port": port, "address": "0.0.0.0"})[1] == []
+    finally:
+        held.close_all()
+
+
+def test_a_failed_bind_is_an_error_reply():
+    held = HeldSockets()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        reply, released = held.answer({"kind": "tcp", "port": busy.getsockname()[1], "address": "127.0.0.1"})
+    assert "already in use" in reply["error"] and reply["errno"] and released == []

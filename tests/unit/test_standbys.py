@@ -1,0 +1,168 @@
+"""The standby's lifecycle (warm.Standbys) with fake app sessions: no process is started."""
+
+import pytest
+
+from devserver import channel as msg
+from devserver.warm import Standbys
+
+
+class FakeSession:
+    pids = iter(range(100, 10000))
+
+    def __init__(self, options):
+        self.options = options
+        self.pid = next(self.pids)
+        self.sent = []
+        self.killed = False
+        self.gone = False
+        self.child = type("Child", (), {"started": 0.0})()
+
+    def send(self, kind, **fields):
+        self.sent.append((kind, fields))
+        return not self.gone
+
+    def kill(self):
+        self.killed = True
+
+    def describe_exit(self):
+        return "exited with code 1"
+
+
+class FakeOutput:
+    def __init__(self):
+        self.lines = []
+
+    def debug(self, line):
+        self.lines.append(("debug", line))
+
+    def info(self, line):
+        self.lines.append(("info", line))
+
+
+def is_library(path):
+    return "/site-packages/" in path
+
+
+def make(off=None, fail=False):
+    spawned = []
+
+    def spawn(options):
+        if fail:
+            raise OSError("no more processes")
+        spawned.append(FakeSession(options))
+        return spawned[-1]
+
+    out = FakeOutput()
+    return Standbys(spawn, out, is_library, off), spawned, out
+
+
+MODULES = {"t": "modules", "modules": [["os", ""], ["tornado.web", "/v/site-packages/tornado/web.py"],
+                                       ["app", "/project/app.py"]]}
+
+
+def test_the_serving_apps_libraries_make_a_warm_standby():
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    assert len(spawned) == 1 and spawned[0].options == {"standby": True}
+    assert spawned[0].sent == [(msg.PREIMPORT, {"names": ["os", "tornado.web"]})]
+    assert standbys.current.warm and standbys.current.label == "standby"
+
+
+def test_the_same_modules_again_keep_the_standby():
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    standbys.on_modules(MODULES)
+    assert len(spawned) == 1 and not spawned[0].killed
+
+
+def test_other_modules_replace_it():
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    standbys.on_modules({"t": "modules", "modules": [["os", ""]]})
+    assert len(spawned) == 2 and spawned[0].killed and standbys.current.session is spawned[1]
+
+
+def test_modules_imported_after_the_environment_changed_are_left_out():
+    standbys, spawned, _ = make()
+    standbys.on_modules(dict(MODULES, environ_cut=1))
+    assert spawned[0].sent == [(msg.PREIMPORT, {"names": ["os"]})]
+
+
+def test_an_app_with_gevent_turns_warm_restarts_off():
+    standbys, spawned, out = make()
+    standbys.on_modules(MODULES)
+    standbys.on_modules({"t": "modules", "modules": [["gevent", "/v/site-packages/gevent/__init__.py"]]})
+    assert standbys.off and "gevent" in standbys.off and spawned[0].killed and standbys.current is None
+    assert [line for level, line in out.lines if level == "info"] == [f"warm restarts off: {standbys.off}"]
+    standbys.on_modules(MODULES)
+    assert len(spawned) == 1
+
+
+def test_off_from_the_start_builds_nothing_but_still_prestarts_a_spare():
+    standbys, spawned, _ = make(off="--no-warm")
+    standbys.on_modules(MODULES)
+    assert spawned == []
+    standbys.prestart()
+    assert len(spawned) == 1 and not standbys.current.warm and standbys.current.label == "pre-started process"
+    standbys.prestart()
+    assert len(spawned) == 1
+
+
+def test_take_tells_it_to_go():
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    standby = standbys.take(["/project/app.py"])
+    assert standby.session is spawned[0] and spawned[0].sent[-1] == (msg.GO, {})
+    assert standbys.current is None
+
+
+@pytest.mark.parametrize("changed", [["/v/site-packages/tornado/web.py"], ["/project/lib.py"]])
+def test_a_stale_warm_standby_is_thrown_away(changed):
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    standbys.on_ready(spawned[0], {"t": "ready", "files": ["/project/lib.py"]})
+    assert standbys.take(changed) is None and spawned[0].killed
+
+
+def test_a_spare_is_never_stale():
+    standbys, spawned, _ = make()
+    standbys.prestart()
+    assert standbys.take(["/v/site-packages/tornado/web.py"]).session is spawned[0]
+
+
+def test_a_standby_that_cannot_take_go_means_a_cold_start():
+    standbys, spawned, _ = make()
+    standbys.prestart()
+    spawned[0].gone = True
+    assert standbys.take([]) is None and spawned[0].killed
+
+
+def test_no_standby_when_it_cannot_be_started():
+    standbys, _spawned, out = make(fail=True)
+    standbys.prestart()
+    assert standbys.current is None and ("debug", "no standby: no more processes") in out.lines
+
+
+def test_ready_is_reported_for_a_warm_standby_even_after_it_was_taken():
+    standbys, spawned, out = make()
+    standbys.on_modules(MODULES)
+    standbys.take([])
+    standbys.on_ready(spawned[0], {"t": "ready", "files": [], "skipped": ["x"]})
+    assert any(line.startswith(f"standby {spawned[0].pid} ready in") and "x" in line for _, line in out.lines)
+
+
+def test_a_standby_that_keeps_dying_turns_warm_restarts_off():
+    standbys, spawned, out = make()
+    for _ in range(3):
+        standbys.prestart()
+        standbys.on_lost(spawned[-1])
+    assert standbys.off == "the standby process keeps exiting before it is used"
+    assert ("info", f"warm restarts off: {standbys.off}") in out.lines
+
+
+def test_a_discarded_standby_exiting_is_no_failure():
+    standbys, spawned, _ = make()
+    standbys.prestart()
+    standbys.discard()
+    standbys.on_lost(spawned[0])
+    assert spawned[0].killed and standbys._failures == 0

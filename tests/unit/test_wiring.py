@@ -1,0 +1,56 @@
+"""Every message is named once (a constant in channel.py), documented, and routed; every machine action is wired."""
+
+import asyncio
+import re
+
+import pytest
+
+from devserver import channel, check, supervisor
+from devserver.config import RunConfig
+from devserver.machine import Action
+from devserver.output import Output
+from devserver.target import Target
+
+
+def documented(heading):
+    section = channel.__doc__.split(heading + "\n", 1)[1].split("\n\n", 1)[0]
+    return {m.group(1) for m in re.finditer(r"^    ``([a-z?]+)``", section, re.MULTILINE)}
+
+
+def test_the_docstring_lists_exactly_the_named_messages():
+    assert documented("child -> supervisor") == set(channel.TO_SUPERVISOR)
+    assert documented("supervisor -> child") == set(channel.TO_CHILD)
+
+
+def test_names_are_distinct():
+    names = channel.TO_SUPERVISOR + channel.TO_CHILD
+    assert len(set(names)) == len(names) == 15
+
+
+def config(tmp_path):
+    (tmp_path / "app.py").write_text("")
+    return RunConfig(target=Target("script", str(tmp_path / "app.py")))
+
+
+@pytest.fixture
+def sup(tmp_path):
+    sup = supervisor.Supervisor(config(tmp_path), Output(0))  # builds a loop and a watcher, starts neither
+    yield sup
+    asyncio.set_event_loop(None)
+    sup.loop.close()
+
+
+def test_the_supervisor_routes_every_message_from_the_app(sup):
+    # bind requests are answered by the session itself
+    assert set(sup._handlers) == set(channel.TO_SUPERVISOR) - {channel.BIND}
+
+
+def test_the_supervisor_carries_out_every_action_of_the_machine(sup):
+    assert set(sup._actions) == set(Action)
+
+
+def test_check_routes_what_it_waits_for(tmp_path):
+    async def handlers():
+        return set(check.AppRun(config(tmp_path), check.CheckResult(target="app.py"))._handlers)
+
+    assert asyncio.run(handlers()) == {channel.SERVING, channel.ERROR}
