@@ -70,7 +70,7 @@ class Channel:
         self.sock = sock
         self._send_lock = threading.Lock()
         self._buffer = b""
-        self._fds: "list[int]" = []  # received descriptors not yet handed out
+        self._fds: list[int] = []  # received descriptors not yet handed out
         self.closed = False
 
     def send(self, t: str, fds: "list[int] | None" = None, **fields) -> bool:

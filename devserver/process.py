@@ -53,9 +53,9 @@ class Child:
         self.channel = channel
         self.started = started  # time.monotonic()
         self.started_wall = started_wall  # time.time(), to compare with file modification times
-        self.stop_sent: "float | None" = None
+        self.stop_sent: float | None = None
         self.killed = False
-        self.returncode: "int | None" = None
+        self.returncode: int | None = None
 
     @property
     def pid(self) -> int:

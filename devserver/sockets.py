@@ -22,12 +22,12 @@ def request_key(request: dict) -> tuple:
 
 class HeldSockets:
     def __init__(self, free_port_fallback: bool = False) -> None:
-        self._held: "dict[tuple, list[socket.socket]]" = {}
-        self._asked: "set[tuple]" = set()  # keys the current app asked for
-        self._released: "list[tuple]" = []  # keys let go to make room for a new bind, until answer() returns them
+        self._held: dict[tuple, list[socket.socket]] = {}
+        self._asked: set[tuple] = set()  # keys the current app asked for
+        self._released: list[tuple] = []  # keys let go to make room for a new bind, until answer() returns them
         # ``tdev check``: a TCP port in use (by ``tdev run``, say) is replaced by a free one.
         self.free_port_fallback = free_port_fallback
-        self.moved: "list[str]" = []  # one line per port replaced that way
+        self.moved: list[str] = []  # one line per port replaced that way
 
     def __len__(self) -> int:
         return len(self._held)
@@ -115,7 +115,7 @@ def _bind(request: dict) -> "list[socket.socket]":
     if request.get("kind") == "unix":
         return [netutil.bind_unix_socket(request["file"], mode=request.get("mode", 0o600), backlog=backlog)]
     return netutil.bind_sockets(
-        request.get("port"),
+        int(request.get("port") or 0),  # the app's own bind_sockets(port) call: an int, 0 for any
         address=request.get("address"),
         family=socket.AddressFamily(request.get("family") or 0),
         backlog=backlog,
