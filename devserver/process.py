@@ -34,6 +34,16 @@ def _launch_dir() -> "str | None":
 LAUNCH_DIR = _launch_dir()
 
 
+def launch_dir_identity() -> "tuple[int, int] | None":
+    """Which directory ``LAUNCH_DIR`` names now (device, inode); None when it is gone.  A process
+    started earlier sits in the directory that was there then: if this changed, it is in a deleted one."""
+    try:
+        st = os.stat(LAUNCH_DIR or ".")
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def interpreter_flags() -> "list[str]":
     """The flags this interpreter was started with (-X, -W, -O, -B, -I, ...)."""
     return compat.interpreter_flags()

@@ -37,7 +37,8 @@ from devserver.filters import PathFilter, own_dir, site_dirs, system_dirs
 from devserver.livereload import script as livereload_script
 from devserver.machine import Action, Event, State, transition
 from devserver.output import Output, display_path
-from devserver.process import raise_open_files_limit
+from devserver.bytecode import forget_bytecode
+from devserver.process import LAUNCH_DIR, raise_open_files_limit
 from devserver.reports import AppReports
 from devserver.session import AppSession
 from devserver.sockets import HeldSockets, describe_key, socket_urls
@@ -166,8 +167,7 @@ class Supervisor:
             try:
                 app = self._spawn({})
             except OSError as exc:
-                self.out.error(f"cannot start the app: {exc}")
-                self._feed(Event.SPAWN_FAILED)
+                self._cannot_start(exc)
                 return
             how = f"new app process {app.pid} started"
         self.app = app
@@ -176,6 +176,17 @@ class Supervisor:
             self.out.debug(f"{how} {(time.monotonic() - self._change_seen_at) * 1000:.1f} ms after the change")
         if not self._summary_shown:
             self.loop.call_later(1.0, self._show_summary)
+
+    def _cannot_start(self, exc: OSError) -> None:
+        """No app process at all (the working directory is gone, say): say why, serve it, wait."""
+        if LAUNCH_DIR is not None and not os.path.isdir(LAUNCH_DIR):
+            why = f"the working directory {LAUNCH_DIR} is gone — waiting for it to come back"
+        else:
+            why = f"{exc.strerror or exc} — waiting for changes before restarting"
+        self.out.error(f"cannot start the app: {why}")
+        self._feed(Event.SPAWN_FAILED)
+        if self.sockets.sockets():
+            self.error_server.start(self.sockets.sockets(), AppError(f"tdev cannot start the app: {why}"))
 
     def _on_session_exit(self, session: AppSession) -> None:
         """An app process exited (its last messages handled): the current app, or a standby."""
@@ -278,10 +289,13 @@ class Supervisor:
             # Events were (or may have been: watchdog 6 drops overflows silently) lost: directories
             # created in the burst may have no watch yet.
             self.watcher.refresh()
+        else:
+            self.watcher.recheck()
         self.out.change(f"{describe_changes(changed)} — restarting")
         if len(changed) > 3:
             self.out.debug("changed: " + ", ".join(display_path(p) for p in changed))
         self.browsers.restarting()
+        forget_bytecode(changed)  # same-size saves within a second look unchanged to CPython's .pyc check
         self._start_app(changed)
 
     # -- stopping -----------------------------------------------------------------------

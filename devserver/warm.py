@@ -19,6 +19,7 @@ from typing import Callable
 
 from devserver.channel import GO, PREIMPORT
 from devserver.output import Output
+from devserver.process import launch_dir_identity
 from devserver.session import AppSession
 
 # Monkey-patching libraries: they must be imported (and patch) before everything else.
@@ -68,6 +69,7 @@ class Standby:
         self.session = session
         self.names = names
         self.files: set[str] = set()  # the files of its modules, once it is ready
+        self.cwd = launch_dir_identity()  # the directory it started in (replaced since: it cannot be used)
 
     @property
     def warm(self) -> bool:
@@ -139,6 +141,10 @@ class Standbys:
             return None
         if standby.warm and must_cold_start(changed, standby.files, self.is_library):
             self.out.debug("an installed package or a pre-imported module changed: cold start")
+            standby.session.kill()
+            return None
+        if standby.cwd is None or standby.cwd != launch_dir_identity():
+            self.out.debug("the working directory was removed or replaced since the standby started: cold start")
             standby.session.kill()
             return None
         if not standby.session.send(GO):

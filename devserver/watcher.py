@@ -295,7 +295,14 @@ class Watcher:
         for directory in [d for d in self._watches if is_under(path, d) and not os.path.isdir(d)]:
             self._lose(directory)
 
-    def _lose(self, directory: str) -> None:
+    def recheck(self) -> None:
+        """Before a restart: a watched directory that is gone without a word (the working directory
+        removed between two of its files' events) is waited for from now on.  Its files already
+        count as changed: this restart is for them."""
+        for directory in [d for d in self._watches if not os.path.isdir(d)]:
+            self._lose(directory, report=False)
+
+    def _lose(self, directory: str, report: bool = True) -> None:
         """A watched directory is gone: drop its watch, and watch the nearest directory above it
         that exists, so that its coming back is seen."""
         if os.path.isdir(directory) or directory not in self._watches:
@@ -308,7 +315,7 @@ class Watcher:
         self._lost[directory] = self._wanted.pop(directory, recursive)
         self._watch_nearest_ancestor(directory)
         gone = [path for path in self.filter.files if is_under(path, directory)]
-        if gone:  # the polling backend reports the directory alone, not each file in it
+        if gone and report:  # the polling backend reports the directory alone, not each file in it
             self.on_change(sorted(gone))
 
     def _watch_nearest_ancestor(self, directory: str, schedule=None) -> None:

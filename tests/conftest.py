@@ -203,6 +203,9 @@ class Tdev:
         full_env.pop("NO_COLOR", None)
         full_env.pop("FORCE_COLOR", None)
         full_env.pop("TDEV_POLL", None)
+        # Bytecode writing on, as users run (this machine's environment may turn it off): a test
+        # about PYTHONDONTWRITEBYTECODE sets it itself.
+        full_env.pop("PYTHONDONTWRITEBYTECODE", None)
         for key, value in (env or {}).items():
             if value is None:  # None: remove the variable
                 full_env.pop(key, None)

@@ -204,6 +204,10 @@ def _raise_system_exit() -> None:
 def _run(mode: str, target: str, args: "list[str]", channel: Channel, options: dict,
          standby: bool) -> "int | str | None":
     try:
+        os.getcwd()
+    except OSError:  # started in a directory removed meanwhile (a branch switch): tdev says so, once
+        return "tdev: the app's working directory was removed" if not standby else 1
+    try:
         run = _prepare(mode, target, args, options)
         if standby:
             _preimport_and_wait(channel)

@@ -27,7 +27,6 @@ from tests.conftest import HELLO_APP, atomic_write, cpu_seconds, http_get, wait_
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only (/proc, inotify)")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NO_PYC = {"PYTHONDONTWRITEBYTECODE": "1"}  # versions of equal length saved within a second: no stale .pyc
 IDLE_CPU_LIMIT = 0.05  # of one core
 
 
@@ -198,7 +197,7 @@ def test_inotify_queue_overflow_in_a_huge_burst(tdev, hello_app, port, layout):
     files, packages = 20_000, 50
     if layout == "split-root":
         write(hello_app / "node_modules" / "left-pad" / "index.js", "module.exports = 1;\n")
-    t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app, env=NO_PYC)
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app)
     wait_for_body(port, "v1")
     t.wait_for(r"watching \d+ files?")
     gen = os.fsencode(hello_app / "gen")
@@ -306,7 +305,7 @@ def test_stop_while_the_app_is_importing_asyncio_is_quiet(tdev, tmp_path, port):
     # the stop can land in the middle of its ``import asyncio``. Made deterministic here.
     write(tmp_path / "app.py", SLOW_ASYNCIO_IMPORT_APP)
     write(tmp_path / "version.py", 'VERSION = "v1"\n')
-    t = tdev(["run", "app.py", str(port)], cwd=tmp_path, env=NO_PYC)
+    t = tdev(["run", "app.py", str(port)], cwd=tmp_path)
     t.wait_for(r"^importing asyncio$", stream="out")
     write(tmp_path / "version.py", 'VERSION = "v2"\n')
     wait_for_body(port, "v2")
@@ -366,7 +365,7 @@ def test_saves_while_the_app_is_still_starting(tdev, hello_app, port):
     # event loop, at a random point each time. Every stop must end the app quietly and at once.
     saves = 60
     rnd = random.Random(20261125)
-    t = tdev(["run", "app.py", str(port)], cwd=hello_app, env=NO_PYC)
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
     wait_for_body(port, "v1")
     for i in range(saves):
         # Atomic saves: one event each, so every restart loads a complete version.py.
@@ -418,7 +417,7 @@ def test_huge_node_modules_and_venv_cost_nothing(tdev, hello_app, port):
         _make_tree(str(venv_lib), 50_000, ".py")
         write(venv / "pyvenv.cfg", "home = /usr/bin\ninclude-system-site-packages = false\n")
 
-        t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app, env=NO_PYC)
+        t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app)
         started_ms = int(t.wait_for(r"watcher started in \d+ ms").split("watcher started in ")[1].split()[0])
         assert started_ms < 2000, f"the watcher took {started_ms} ms to start"
         wait_for_body(port, "v1")
@@ -488,7 +487,7 @@ def test_unicode_and_odd_file_names(tdev, tmp_path, port):
     os.write(fd, b"X = 1\n")
     os.close(fd)
 
-    t = tdev(["run", "-v", "app.py", str(port)], cwd=tmp_path, env=NO_PYC)
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=tmp_path)
     wait_for_body(port, "v1 m1")
     t.wait_for(r"watching \d+ files?")
 
@@ -547,7 +546,7 @@ def test_app_that_always_exits_does_not_loop(tdev, tmp_path):
         except FileNotFoundError:
             return []
 
-    t = tdev(["run", "app.py"], cwd=tmp_path, env=NO_PYC)
+    t = tdev(["run", "app.py"], cwd=tmp_path)
     t.wait_for(r"app exited with code 3 — waiting for changes before restarting")
     exited = lambda: t.count(r"app exited with code 3")  # noqa: E731
     share = cpu_share(t.pid, 1.5, lambda: len(starts()) > 1 or exited() > 1 or t.proc.poll() is not None,
@@ -588,7 +587,7 @@ def test_unreadable_directory_and_symlink_loop(tdev, shared_dir, port, user):
                 os.chmod(os.path.join(dirpath, name), 0o644)
     os.chmod(os.path.join(project, "secret"), 0)  # restored by shared_dir's teardown
 
-    t = tdev(["run", "-v", "app.py", str(port)], cwd=project, env={**NO_PYC, **env}, command=command)
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=project, env=env, command=command)
     wait_for_body(port, "v1")
     t.wait_for(r"watching \d+ files?")
     write(project / "version.py", 'VERSION = "v2"\n')
@@ -623,7 +622,7 @@ def test_package_deleted_and_recreated_with_a_change_in_a_recursive_root(tdev, h
     write(hello_app / "pkg" / "__init__.py", "")
     write(hello_app / "pkg" / "mod.py", 'X = "a"\n')
     write(hello_app / "version.py", 'from pkg.mod import X\nVERSION = "v-" + X\n')
-    t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app, env=NO_PYC)
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app)
     wait_for_body(port, "v-a")
     assert re.search(r"recursive: " + re.escape(str(hello_app)) + "$", t.err, re.M), t.err
     assert "one level" not in t.err, t.err

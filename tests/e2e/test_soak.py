@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 def test_100_reloads_with_a_long_poll_and_a_websocket_open(tdev, tmp_path, port):
     soak.write_app(tmp_path, soak.Soak.version(0))
     t = tdev(["run", "app.py", str(port)], cwd=tmp_path,
-             env={"PYTHONDONTWRITEBYTECODE": "1", "NO_COLOR": "1"})
+             env={"NO_COLOR": "1"})
     wait_for_body(port, soak.Soak.version(0), timeout=30)
     # A restart lets in-flight requests finish for up to 3 s: a long-poll that never ends would add
     # 3 s to every reload. The client gives up after soak.LONGPOLL_TIMEOUT (0.2 s) and asks again

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import TDEV, wait_for_body, wait_until, write
+from tests.conftest import TDEV, http_get, wait_for_body, wait_until, write
 
 
 def test_poll_flag_reloads(tdev, hello_app, port):
@@ -251,7 +251,6 @@ def test_inotify_watch_limit_reached_while_running_falls_back_to_polling(tdev, h
     assert t.count(r"inotify watch limit reached") == 1
 
 
-@pytest.mark.skip(reason="TEMPORARY: a standby started in the deleted directory is still used (fixed with the supervisor refactor)")
 def test_working_directory_removed_and_recreated(tdev, hello_app, port):
     # The project is tdev's working directory (the usual case) and is removed as a whole, then
     # checked out again: inotify says nothing about a directory that is a process's cwd, and the app
@@ -260,7 +259,10 @@ def test_working_directory_removed_and_recreated(tdev, hello_app, port):
     wait_for_body(port, "v1")
     shutil.copytree(hello_app, hello_app.parent / "backup")
     shutil.rmtree(hello_app)
-    t.wait_for(r"changed — restarting")
+    t.wait_for(r"the working directory .* is gone — waiting for it to come back")
+    status, body = http_get(port)  # the port answers, with why nothing runs
+    assert status == 503 or status == 500, (status, body)
+    assert "working directory" in body and "is gone" in body
     shutil.copytree(hello_app.parent / "backup", hello_app)
     write(hello_app / "version.py", 'VERSION = "back-222"\n')
     wait_for_body(port, "back-222")
