@@ -26,9 +26,10 @@ from devserver import channel as msg
 from devserver.config import RunConfig
 from devserver.filters import PathFilter, is_ignored_dir_name
 from devserver.output import QUIET, display_path, use_colour
-from devserver.process import raise_open_files_limit
+from devserver.process import raise_open_files_limit, unreaped_pids
 from devserver.session import AppSession
 from devserver.sockets import HeldSockets, socket_urls
+from devserver.strays import become_subreaper, kill_strays
 
 
 @dataclass
@@ -265,6 +266,7 @@ async def start_and_ask(config: RunConfig, result: CheckResult) -> None:
             await app.stop(config.grace)
         finally:
             app.close()
+            kill_strays(unreaped_pids())  # what the app started outside its group: it must not hold our stdout
 
 
 def _request_target(socks) -> "tuple":
@@ -327,6 +329,7 @@ def check(config: RunConfig) -> CheckResult:
     elif result.unreadable and any(": cannot read:" in line for line in result.unreadable):
         result.failure = "a Python file of the project cannot be read"
     else:
+        become_subreaper()  # orphans the app leaves come to us, and are stopped with it
         _run_on_loop(start_and_ask(config, result))
     result.ok = result.failure is None
     result.exit_code = 0 if result.ok else 1

@@ -76,6 +76,7 @@ class Child:
 
         def wait() -> None:
             self.returncode = self.popen.wait()
+            _unreaped.discard(self.pid)
             callback(self)
 
         threading.Thread(target=wait, name=f"tdev-wait-{self.pid}", daemon=True).start()
@@ -141,7 +142,16 @@ def spawn(target: Target, options: "dict | None" = None, stdout=None) -> Child:
     finally:
         child_sock.close()
     parent_sock.setblocking(False)
+    _unreaped.add(popen.pid)
     return Child(popen, Channel(parent_sock), time.monotonic(), started_wall)
+
+
+_unreaped: "set[int]" = set()  # app processes started here whose exit was not collected yet
+
+
+def unreaped_pids() -> "set[int]":
+    """The app processes (and standbys) this process started and has not reaped: never strays."""
+    return set(_unreaped)
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -38,10 +38,11 @@ from devserver.livereload import script as livereload_script
 from devserver.machine import Action, Event, State, transition
 from devserver.output import Output, display_path
 from devserver.bytecode import forget_bytecode
-from devserver.process import LAUNCH_DIR, raise_open_files_limit
+from devserver.process import LAUNCH_DIR, raise_open_files_limit, unreaped_pids
 from devserver.reports import AppReports
 from devserver.session import AppSession
 from devserver.sockets import HeldSockets, describe_key, socket_urls
+from devserver.strays import become_subreaper, kill_strays
 from devserver.warm import Standbys
 from devserver.watcher import Watcher
 
@@ -123,6 +124,7 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_exit, sig)
         self.out.info(f"tdev {__version__}: running {self.config.target.label} (restarts on changes, Ctrl-C quits)")
+        become_subreaper()  # orphans the app leaves come to tdev, which stops them with the app
         if self.config.config_file:
             self.out.debug(f"settings from {self.config.config_file}")
         limit_note = raise_open_files_limit(self.config.max_open_files)
@@ -142,6 +144,7 @@ class Supervisor:
             loop.run_forever()
         finally:
             self.standbys.discard()
+            kill_strays(unreaped_pids())
             self.watcher.stop()
             self.error_server.stop()
             self.browsers.stop()
@@ -195,11 +198,19 @@ class Supervisor:
             return
         self.app = None
         self._cancel_grace()
+        self._stop_strays()
         stop_sent = session.child.stop_sent
         if stop_sent is not None:
             self.out.debug(f"app process {session.pid} stopped {(time.monotonic() - stop_sent) * 1000:.1f} ms "
                            "after it was told to")
         self._feed(Event.EXIT, session)
+
+    def _stop_strays(self) -> None:
+        """The app is gone: what it started outside its process group goes too (``strays``)."""
+        killed = kill_strays(unreaped_pids())
+        if killed:
+            self.out.debug(f"stopped {len(killed)} process{'es' * (len(killed) != 1)} the app left outside its "
+                           f"process group: {', '.join(map(str, killed))}")
 
     def _show_crash(self, session: AppSession) -> None:
         """The app ended by itself: say so, and answer on its sockets with its error."""

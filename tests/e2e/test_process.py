@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import PYTHON, http_get, pid_alive, wait_for_body, wait_until, write
+from tests.conftest import PYTHON, TDEV, http_get, pid_alive, wait_for_body, wait_until, write
 
 # Interpreter flags that tdev must hand on to the app unchanged (checked through sys.flags,
 # sys.warnoptions and sys._xoptions).
@@ -577,3 +577,105 @@ def test_runtime_crash_is_reported_and_tdev_waits(tdev, tmp_path, port, crash, r
     write(tmp_path / "version.py", 'VERSION = "v2"\nCRASH = False\n')
     wait_for_body(port, "version=v2")
     assert t.count(re.escape(reported)) == 1
+
+
+# -- processes that leave the app's process group -----------------------------------------------------
+
+ESCAPING_APP = """
+    import asyncio, os, subprocess, sys
+    import tornado.web
+    import version
+
+    SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+    def daemon():
+        # The classic double fork: the daemon ends up in a session of its own, holding every
+        # descriptor the app had at that point (the listening socket included).
+        r, w = os.pipe()
+        if os.fork() == 0:
+            os.setsid()
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                os.write(w, str(os.getpid()).encode())
+                os.close(w)
+                os.execv(SLEEP[0], SLEEP)
+            os._exit(0)
+        os.close(w)
+        pid = int(os.read(r, 32))
+        os.close(r)
+        return pid
+
+
+    class MainHandler(tornado.web.RequestHandler):
+        def get(self):
+            self.write(f"version={version.VERSION} pids={ESCAPED}")
+
+
+    async def main():
+        global ESCAPED
+        tornado.web.Application([(r"/", MainHandler)]).listen(int(sys.argv[1]), address="127.0.0.1")
+        session = subprocess.Popen(SLEEP, start_new_session=True)
+        ESCAPED = f"{session.pid},{daemon()}"
+        with open("escaped.txt", "a") as f:
+            f.write(ESCAPED + "\\n")
+        await asyncio.Event().wait()
+
+
+    asyncio.run(main())
+"""
+
+
+def escaped_pids(directory) -> "list[int]":
+    path = directory / "escaped.txt"
+    return [int(p) for line in path.read_text().split() for p in line.split(",")] if path.exists() else []
+
+
+def kill_pids(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def test_processes_that_left_the_group_go_on_restart_and_on_exit(tdev, tmp_path, port):
+    write(tmp_path / "app.py", ESCAPING_APP)
+    write(tmp_path / "version.py", 'VERSION = "one-111"\n')
+    try:
+        t = tdev(["run", "app.py", str(port)], cwd=tmp_path)
+        wait_for_body(port, "version=one-111")
+        first = escaped_pids(tmp_path)
+        assert len(first) == 2 and all(pid_alive(pid) for pid in first)
+        write(tmp_path / "version.py", 'VERSION = "two-222"\n')
+        wait_for_body(port, "version=two-222")
+        wait_until(lambda: not any(pid_alive(pid) for pid in first), timeout=5, message=f"escaped {first} gone")
+        wait_until(lambda: len(escaped_pids(tmp_path)) == 4, timeout=5, message="the new app's helpers")
+        second = escaped_pids(tmp_path)[2:]
+        t.signal(signal.SIGTERM)
+        assert t.wait(timeout=10) == 0
+        wait_until(lambda: not any(pid_alive(pid) for pid in second), timeout=5, message=f"escaped {second} gone")
+        # The daemon held the listening socket: with it gone, the port is free for the next tdev.
+        wait_until(lambda: port_is_free(port), timeout=2.0, message=f"port {port} free")
+    finally:
+        kill_pids(escaped_pids(tmp_path))
+
+
+def test_check_returns_while_a_process_the_app_left_holds_its_stdout(tmp_path, port):
+    # `tdev check app.py | tail`: the daemon inherited the app's stdout (the pipe): the check must
+    # still finish, and the pipe reach its end, when the app is done.
+    write(tmp_path / "app.py", ESCAPING_APP)
+    write(tmp_path / "version.py", 'VERSION = "one-111"\n')
+    proc = subprocess.Popen([*TDEV, "check", "app.py", str(port)], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=30)  # reads until EOF: every writer of the pipe is gone
+        assert proc.returncode == 0, out.decode()
+        assert b"passed" in out
+        assert not any(pid_alive(pid) for pid in escaped_pids(tmp_path))
+    finally:
+        kill_pids(escaped_pids(tmp_path))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
