@@ -64,13 +64,23 @@ def after_import(name: str, patch: "Patch") -> None:
         _after.setdefault(name, []).append(patch)
 
 
+def path_text(value: object) -> "str | None":
+    """A path the app gave us as ``str``, ``bytes`` or any path-like (``pathlib.Path``), as text."""
+    try:
+        path = os.fspath(value)  # type: ignore[call-overload]
+    except TypeError:
+        return None
+    return os.fsdecode(path) if isinstance(path, bytes) else path
+
+
 def report(kind: str, paths: "Iterable[object]") -> None:
     """Send file paths to the supervisor (``files`` or ``watch``), each once per kind."""
     if _channel is None:
         return
     fresh = []
-    for path in paths:
-        if isinstance(path, str) and path:
+    for raw in paths:
+        path = path_text(raw)
+        if path:
             key = kind + ":" + path
             if key not in _sent:
                 _sent.add(key)

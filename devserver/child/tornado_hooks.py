@@ -327,8 +327,8 @@ def app_ready(app: "Any") -> None:
 
 def _report_assets(settings: "dict[str, Any]") -> None:
     """Template and static directories; ``live`` when Tornado re-reads them on each request."""
-    paths = [settings.get(key) for key in ("template_path", "static_path")]
-    paths = [os.path.abspath(p) for p in paths if isinstance(p, str) and os.path.isdir(p)]
+    given = [imports.path_text(settings.get(key)) for key in ("template_path", "static_path")]
+    paths = [os.path.abspath(p) for p in given if p and os.path.isdir(p)]  # pathlib.Path values too
     if paths and _channel is not None:
         live = not settings.get("compiled_template_cache", True) and not settings.get("static_hash_cache", True)
         _channel.send(msg.ASSETS, paths=paths, live=live)

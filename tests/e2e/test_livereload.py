@@ -183,3 +183,25 @@ def test_error_page_then_fix_tells_pages_to_reload(tdev, tmp_path, port):
 
     assert asyncio.run(scenario()) == '{"type": "reload"}'
     wait_for_body(port, "v3")
+
+
+def test_template_and_static_paths_given_as_pathlib_paths_are_watched(tdev, tmp_path, port):
+    # jupyter/terminado's demos and many modern apps pass pathlib.Path values: they must count as
+    # str paths do (debug=False: templates are cached, so a template edit restarts the app).
+    make_app(tmp_path, debug=False)
+    app = (tmp_path / "app.py").read_text()
+    app = app.replace('os.path.join(HERE, "templates")', 'pathlib.Path(HERE) / "templates"')
+    app = app.replace('os.path.join(HERE, "static")', 'pathlib.Path(HERE) / "static"')
+    app = app.replace("import asyncio\n", "import asyncio\nimport pathlib\n", 1)
+    app = app.replace("async def main():", "tornado.autoreload.watch(pathlib.Path(HERE) / 'settings.ini')\n\n\nasync def main():")
+    assert "settings.ini" in app
+    app = app.replace("import tornado.web\n", "import tornado.autoreload\nimport tornado.web\n", 1)
+    write(tmp_path / "app.py", app)
+    write(tmp_path / "settings.ini", "[a]\nx = 1\n")
+    t = tdev(["run", "app.py", str(port)], cwd=tmp_path)
+    wait_for_body(port, "v1")
+    write(tmp_path / "templates" / "index.html", "<html><body><h3>{{ version }} path-333</h3></body></html>\n")
+    wait_for_body(port, "path-333")
+    assert t.count(r"index\.html changed — restarting") == 1
+    write(tmp_path / "settings.ini", "[a]\nx = 2\n")  # autoreload.watch(Path(...)) counts too
+    t.wait_for(r"settings\.ini changed — restarting")
