@@ -61,7 +61,7 @@ class AppReports:
         for path in added:
             self.out.debug(f"watching {path}")
             try:
-                if os.stat(path).st_mtime > session.child.started_wall:
+                if os.stat(path).st_mtime > session.target_since_wall:
                     changed.append(path)
             except OSError:
                 pass

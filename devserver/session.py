@@ -12,6 +12,7 @@ What the messages *mean* is the owner's business: the session only routes them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Callable
 
@@ -41,6 +42,9 @@ class AppSession:
         self.on_exit = on_exit
         self.on_bind = on_bind
         self.exited = False
+        # When it began on the target (time.time()): its start, or for a standby the "go".  A file it
+        # reports that was saved later is a change it may not have seen.
+        self.target_since_wall = child.started_wall
         loop.add_reader(child.channel.sock.fileno(), self._on_readable)
         child.on_exit(lambda _child: loop.call_soon_threadsafe(self._on_process_exit))
 
@@ -59,6 +63,11 @@ class AppSession:
     def send(self, kind: str, **fields) -> bool:
         """Send a message to the app; False when it is gone."""
         return self.child.channel.send(kind, **fields)
+
+    def go(self) -> bool:
+        """A standby runs the target now (files saved before this moment are the ones it reads)."""
+        self.target_since_wall = time.time()
+        return self.send(msg.GO)
 
     def terminate(self) -> None:
         self.child.terminate()

@@ -17,7 +17,7 @@ import os
 import time
 from typing import Callable
 
-from devserver.channel import GO, PREIMPORT
+from devserver.channel import PREIMPORT
 from devserver.output import Output
 from devserver.process import launch_dir_identity
 from devserver.session import AppSession
@@ -147,7 +147,7 @@ class Standbys:
             self.out.debug("the working directory was removed or replaced since the standby started: cold start")
             standby.session.kill()
             return None
-        if not standby.session.send(GO):
+        if not standby.session.go():
             standby.session.kill()
             return None
         self._taken = standby

@@ -560,3 +560,20 @@ def test_restart_is_prompt_while_requests_are_in_flight(tdev, project, port):
         for thread in threads:
             thread.join(timeout=5)
     assert t.count(RESTARTING) == 12
+
+
+def test_one_burst_adding_a_module_and_importing_it_restarts_once(tdev, hello_app, port):
+    # A new module and the edit that imports it, saved together (a refactoring tool, a git checkout):
+    # the new app imports the new module, saved before the app was told to go: no second restart.
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    t.wait_for_standby()
+    for _ in range(3):
+        n = t.count(r"changed — restarting")
+        write(hello_app / f"helper{n}.py", f'NAME = "helper-{n}"\n')
+        write(hello_app / "version.py", f'from helper{n} import NAME\nVERSION = "v-" + NAME\n')
+        wait_for_body(port, f"v-helper-{n}")
+        with pytest.raises(AssertionError):  # no second restart within a window well past the debounce
+            wait_until(lambda n=n: t.count(r"changed — restarting") > n + 1, timeout=0.5, message="a 2nd restart")
+        assert t.count(r"changed — restarting") == n + 1, t.err
+        t.wait_for_standby()

@@ -28,6 +28,7 @@ class FakeChannel:
 class FakeChild:
     pid = 4242
     returncode = None
+    started_wall = 0.0
 
     def __init__(self, channel):
         self.channel = channel

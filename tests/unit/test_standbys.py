@@ -21,6 +21,9 @@ class FakeSession:
         self.sent.append((kind, fields))
         return not self.gone
 
+    def go(self):
+        return self.send(msg.GO)
+
     def kill(self):
         self.killed = True
 
