@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from devserver import channel as msg
 from devserver.config import RunConfig
 from devserver.filters import PathFilter, is_ignored_dir_name
-from devserver.output import QUIET, display_path, use_colour
+from devserver.output import QUIET, display_path, printable, use_colour
 from devserver.process import raise_open_files_limit, unreaped_pids
 from devserver.session import AppSession
 from devserver.sockets import HeldSockets, socket_urls
@@ -370,9 +370,20 @@ def to_json(result: CheckResult) -> dict:
     return data
 
 
+_COLOURS = ("\033[31;1m", "\033[32m", "\033[2m", "\033[0m")
+
+
+def _printable_line(line: str) -> str:
+    """A summary line with control characters (from file names) escaped; our own colour codes kept."""
+    line = printable(line)
+    for code in _COLOURS:
+        line = line.replace(printable(code), code)
+    return line
+
+
 def print_summary(result: CheckResult, verbosity: int) -> None:
     colour = use_colour(sys.stdout)
-    red, green, dim, reset = ("\033[31;1m", "\033[32m", "\033[2m", "\033[0m") if colour else ("", "", "", "")
+    red, green, dim, reset = _COLOURS if colour else ("", "", "", "")
     lines = []
     quiet = verbosity <= QUIET
     for problem in result.syntax_errors:
@@ -403,6 +414,6 @@ def print_summary(result: CheckResult, verbosity: int) -> None:
     else:
         lines.append(f"{red}tdev check failed: {result.failure}{reset}")
     if lines:
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write("\n".join(_printable_line(line) for line in lines) + "\n")
         sys.stdout.flush()
 

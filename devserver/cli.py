@@ -30,6 +30,7 @@ from devserver.options import (
     of_group,
     options_help,
 )
+from devserver.output import printable
 from devserver.target import Target, TargetError, classify
 
 if TYPE_CHECKING:
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(argv)
     except UsageError as exc:
-        print(f"tdev: error: {exc}", file=sys.stderr)
+        print(f"tdev: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

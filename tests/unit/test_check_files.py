@@ -23,3 +23,13 @@ def test_a_symlink_to_a_regular_file_counts(tmp_path):
     (tmp_path / "real.txt").write_text("x = 1\n")
     os.symlink(tmp_path / "real.txt", tmp_path / "link.py")
     assert list(python_files([str(tmp_path)])) == [str(tmp_path / "link.py")]
+
+
+def test_a_syntax_error_in_a_file_named_with_a_newline_is_one_line(tmp_path, capsys):
+    from devserver.check import CheckResult, SyntaxProblem, print_summary
+
+    result = CheckResult(target="app.py", syntax_errors=[SyntaxProblem(str(tmp_path / "a\nb\x1b[2J.py"), 1, 2, "bad")])
+    result.failure = "1 syntax error"
+    print_summary(result, 1)
+    out = capsys.readouterr().out
+    assert "\x1b[2J" not in out and "a\\nb\\x1b[2J.py:1:2: bad" in out
