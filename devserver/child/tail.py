@@ -89,6 +89,8 @@ class TeeStream:
             self.write(line)
 
     def __getattr__(self, name: str) -> "Any":
+        if name.startswith("_tdev_"):  # not set (a copy made without __init__): no endless recursion
+            raise AttributeError(name)
         return getattr(self._tdev_stream, name)
 
     def __setattr__(self, name: str, value: "Any") -> None:

@@ -110,6 +110,16 @@ def test_the_proxy_looks_like_the_stream():
     assert stream.closed and proxy.closed
 
 
+def test_a_proxy_made_without_its_stream_fails_plainly():
+    empty = TeeStream.__new__(TeeStream)
+    try:
+        empty.fileno()
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("a proxy without a stream answered")
+
+
 def test_a_real_descriptor_is_the_same_descriptor():
     read_end, write_end = os.pipe()
     stream = open(write_end, "w", encoding="utf-8", closefd=True)
