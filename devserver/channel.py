@@ -18,6 +18,7 @@ child -> supervisor
                 how many were imported when the app's code first set an environment variable
     ``ready``   a standby imported what it was asked to: ``files`` of its modules, ``skipped``
     ``assets``  ``paths``: the app's template/static directories; ``live``: read afresh on each request
+    ``output``  ``lines``: the app's last lines of output (bounded), sent as it exits by itself
 
 supervisor -> child
     ``bound``   ``id``, and ``nfds`` descriptors passed along (SCM_RIGHTS),
@@ -50,6 +51,7 @@ STARTED = "started"
 MODULES = "modules"
 READY = "ready"
 ASSETS = "assets"
+OUTPUT = "output"
 # supervisor -> child:
 BOUND = "bound"
 STOP = "stop"
@@ -57,7 +59,7 @@ MODULES_WANTED = "modules?"
 PREIMPORT = "preimport"
 GO = "go"
 
-TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS)
+TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS, OUTPUT)
 TO_CHILD = (BOUND, STOP, MODULES_WANTED, PREIMPORT, GO)
 
 _RECV_FDS = hasattr(socket, "recv_fds") and hasattr(socket, "AF_UNIX")

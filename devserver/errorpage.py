@@ -11,6 +11,7 @@ import datetime
 import html
 import ipaddress
 import socket
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,11 +33,13 @@ def is_loopback(host: str) -> bool:
 
 
 class AppError:
-    """The latest failure of the app, as shown on the error page."""
+    """The latest failure of the app, as shown on the error page: its traceback, or else (an app that
+    exited without one) its last lines of output."""
 
-    def __init__(self, summary: str, traceback: str = "") -> None:
+    def __init__(self, summary: str, traceback: str = "", output: Sequence[str] = ()) -> None:
         self.summary = summary
         self.traceback = traceback
+        self.output = list(output)
         self.when = datetime.datetime.now()
 
     def as_text(self) -> str:
@@ -44,12 +47,16 @@ class AppError:
         parts = [f"tdev: the app is not running ({when})", "", self.summary]
         if self.traceback:
             parts += ["", self.traceback.rstrip()]
+        if self.output:
+            parts += ["", "Its last output:", *("    " + line for line in self.output)]
         parts += ["", "Save a fix: tdev restarts the app."]
         return "\n".join(parts) + "\n"
 
     def as_html(self) -> str:
         when = self.when.strftime("%Y-%m-%d %H:%M:%S")
         trace = f"<pre>{html.escape(self.traceback.rstrip())}</pre>" if self.traceback else ""
+        if self.output:
+            trace += f"<p>Its last output:</p><pre>{html.escape(chr(10).join(self.output))}</pre>"
         return _PAGE.format(summary=html.escape(self.summary), when=when, trace=trace, header=HEADER)
 
 

@@ -20,6 +20,15 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
+# Terminal escape sequences (colours, cursor moves): CSI ... final byte, and OSC ... BEL / ST.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+
+
+def plain(text: str) -> str:
+    """A line the app printed, as text: its colours dropped, tabs as spaces, other control characters escaped."""
+    return printable(_ESCAPES.sub("", text).expandtabs(4))
+
+
 def display_path(path: str) -> str:
     """Relative to the working directory when below it, else absolute (also when the working
     directory itself was removed)."""
@@ -97,6 +106,10 @@ class Output:
 
     def error(self, message: str) -> None:
         self._write("error", message)
+
+    def detail(self, message: str) -> None:
+        """More about the error just reported (shown as errors are, at every verbosity)."""
+        self._write("info", message)
 
     def debug(self, message: str) -> None:
         if self.verbosity >= VERBOSE:

@@ -3,8 +3,9 @@
 The files it imported or registered with ``tornado.autoreload.watch`` are
 watched from then on (one saved after the app started is a change already);
 its template/static directories are watched too, and changes there need no
-restart when the app reads them afresh; its last error is kept for the error
-page; a line it wants shown is printed once per ``tdev run``.
+restart when the app reads them afresh; its last error, and its last lines of
+output, are kept for the error page; a line it wants shown is printed once per
+``tdev run``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from typing import Callable
 from devserver import channel as msg
 from devserver.errorpage import AppError
 from devserver.filters import PathFilter
-from devserver.output import Output
+from devserver.output import Output, plain
 from devserver.session import AppSession, Handler
 from devserver.watcher import Watcher
+
+OUTPUT_LINES = 20  # the app's last lines of output kept (the app sends no more; a bound all the same)
+OUTPUT_LINE_CHARS = 400
 
 
 class AppReports:
@@ -28,6 +32,7 @@ class AppReports:
         self.out = output
         self.on_changes = on_changes  # files saved since the app started: changes the watcher could not see
         self.last_error: AppError | None = None  # the current app's, for the error page
+        self._output: tuple[AppSession | None, list[str]] = (None, [])  # an app's last lines of output
         self._seen_paths: set[str] = set()  # paths as reported by the app, already handled
         self._said: set[str] = set()
 
@@ -37,6 +42,7 @@ class AppReports:
             msg.FILES: self._on_files,
             msg.WATCH: self._on_files,
             msg.ERROR: self._on_error,
+            msg.OUTPUT: self._on_output,
             msg.ASSETS: lambda _s, m: self._on_assets(m),
             msg.INFO: lambda _s, m: self._say_once(str(m.get("msg", ""))),
         }
@@ -44,6 +50,12 @@ class AppReports:
     def new_app(self) -> None:
         """A new app starts: the old one's error is no longer the news."""
         self.last_error = None
+        self._output = (None, [])
+
+    def output_of(self, session: AppSession) -> list[str]:
+        """The last lines ``session``'s app printed (as text, on one line each), if it sent them."""
+        owner, lines = self._output
+        return lines if owner is session else []
 
     def _on_files(self, session: AppSession, message: dict) -> None:
         self._watch_reported(session, message.get("paths", []))
@@ -51,6 +63,12 @@ class AppReports:
     def _on_error(self, session: AppSession, message: dict) -> None:
         self._watch_reported(session, message.get("paths", []))
         self.last_error = AppError(str(message.get("summary", "")), str(message.get("traceback", "")))
+
+    def _on_output(self, session: AppSession, message: dict) -> None:
+        raw = message.get("lines")
+        raw = raw if isinstance(raw, list) else []
+        lines = [plain(line[:OUTPUT_LINE_CHARS]) for line in raw if isinstance(line, str)]
+        self._output = (session, lines[-OUTPUT_LINES:])
 
     def _watch_reported(self, session: AppSession, raw_paths: list) -> None:
         """Watch files the app reported; one saved after the app started is a change already."""

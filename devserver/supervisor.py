@@ -47,6 +47,13 @@ from devserver.warm import Standbys
 from devserver.watcher import Watcher
 
 
+TERMINAL_OUTPUT_LINES = 3  # of the app's last output, under "app exited with code N" (the page has more)
+
+
+def shorten(line: str, width: int = 160) -> str:
+    return line if len(line) <= width else line[:width] + "…"
+
+
 class Supervisor:
     """``tdev run``: one loop, one current app (``self.app``), the machine's state (``self.state``)."""
 
@@ -216,7 +223,12 @@ class Supervisor:
         """The app ended by itself: say so, and answer on its sockets with its error."""
         how = session.describe_exit()
         self.out.error(f"app {how} — waiting for changes before restarting")
-        error = self.reports.last_error or AppError(f"The app {how}.")
+        error = self.reports.last_error
+        if error is None:  # no traceback: what the app printed last may say why (a CLI's "Error: ...")
+            output = self.reports.output_of(session)
+            for number, line in enumerate(output[-TERMINAL_OUTPUT_LINES:]):
+                self.out.detail(f"{'  last output:' if number == 0 else ' ' * 14} {shorten(line)}")
+            error = AppError(f"The app {how}.", output=output)
         if self.sockets.sockets():
             self.error_server.start(self.sockets.sockets(), error)
             self.out.debug("answering on the app's sockets with the error until it serves again")

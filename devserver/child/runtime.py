@@ -19,7 +19,7 @@ import types
 from devserver import channel as msg
 from devserver import compat
 from devserver.channel import Channel
-from devserver.child import imports, tornado_hooks
+from devserver.child import imports, tail, tornado_hooks
 
 TYPE_CHECKING = False  # typing is imported for the type checker only: the app process does not pay for it
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ _HERE = os.path.dirname(os.path.realpath(__file__))
 # app_target is imported only for a module:attr target: nothing the app did not ask for is imported.
 _OWN_FILES = {
     os.path.join(_HERE, name)
-    for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py")
+    for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py", "tail.py")
 } | {os.path.realpath(compat.__file__)}
 
 _stop_requested = threading.Event()
@@ -48,6 +48,7 @@ def main(argv: "list[str]") -> None:
     standby = bool(options.get("standby"))
     _start_lifeline(channel, standby)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    tail.install(channel, _stop_requested.is_set)  # the last lines of output, for the error page
     imports.install(channel)
     tornado_hooks.install(channel, options)
     code = _run(mode, target, args, channel, options, standby)
