@@ -256,7 +256,8 @@ class Supervisor:
         if urls and urls != self._listening:
             self._listening = urls
             self.out.ok(f"app listening on {', '.join(urls)}")
-        if self._change_seen_at is not None:
+        if self._change_seen_at is not None and self.state is State.RUNNING:
+            # (Not an old app's late "serving" while it is being replaced: the change is still pending.)
             self.out.debug(f"serving again {(time.monotonic() - self._change_seen_at) * 1000:.0f} ms after the change")
             self._change_seen_at = None
         self._show_summary()

@@ -51,7 +51,7 @@ def test_orphans_are_reparented_killed_and_reaped():
     # The setsid daemon and the new-session helper came to us (and, at times, the zombie of the
     # intermediate process, when its parent exited before reaping it): all killed and reaped.
     assert len(orphans) >= 2, out.stdout
-    assert killed == orphans
+    assert set(orphans) <= set(killed)  # (another may have come to us meanwhile: killed too)
     assert keep_alive  # the process in ``keep`` is left alone
     assert not set(left) & set(killed)
     for pid in killed:
