@@ -19,11 +19,13 @@ child -> supervisor
     ``ready``   a standby imported what it was asked to: ``files`` of its modules, ``skipped``
     ``assets``  ``paths``: the app's template/static directories; ``live``: read afresh on each request
     ``output``  ``lines``: the app's last lines of output (bounded), sent as it exits by itself
+    ``stopping`` the app got ``stop``: its lifeline stops it and signals its process group itself
 
 supervisor -> child
     ``bound``   ``id``, and ``nfds`` descriptors passed along (SCM_RIGHTS),
                 or ``errno`` + ``error``: the answer to ``bind``
-    ``stop``    the supervisor is stopping the app: run reload hooks on exit
+    ``stop``    the supervisor is stopping the app: drain its servers if its own SIGTERM handler
+                replaced tdev's, then SIGTERM the process group; run reload hooks on exit
     ``modules?`` send a ``modules`` message (asked once the app serves)
     ``preimport`` ``names``: a standby's modules to import before it waits
     ``go``      a standby runs the target now
@@ -52,6 +54,7 @@ MODULES = "modules"
 READY = "ready"
 ASSETS = "assets"
 OUTPUT = "output"
+STOPPING = "stopping"
 # supervisor -> child:
 BOUND = "bound"
 STOP = "stop"
@@ -59,7 +62,7 @@ MODULES_WANTED = "modules?"
 PREIMPORT = "preimport"
 GO = "go"
 
-TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS, OUTPUT)
+TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS, OUTPUT, STOPPING)
 TO_CHILD = (BOUND, STOP, MODULES_WANTED, PREIMPORT, GO)
 
 _RECV_FDS = hasattr(socket, "recv_fds") and hasattr(socket, "AF_UNIX")

@@ -195,7 +195,7 @@ class AppRun:
         try:
             await asyncio.wait_for(asyncio.shield(self.exited), grace)
         except asyncio.TimeoutError:
-            self.result.notes.append(f"the app did not stop within {grace:g} s of SIGTERM: killed")
+            self.result.notes.append(f"the app did not stop within {grace:g} s of being told to: killed")
             session.kill()
             await asyncio.wait_for(asyncio.shield(self.exited), 5)
         self.result.stop_ms = (time.monotonic() - started) * 1000

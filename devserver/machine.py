@@ -75,7 +75,7 @@ class Event(Enum):
 
 class Action(Enum):
     RECORD_CHANGE = "record_change"  # remember the paths; the debounce window starts or grows
-    STOP_APP = "stop_app"  # SIGTERM the app (a grace timer then kills it)
+    STOP_APP = "stop_app"  # tell the app to stop: drain, SIGTERM (a grace timer then kills it)
     KILL_APP = "kill_app"  # asked to stop twice: no more grace
     PRESTART = "prestart"  # no standby yet: start a bare interpreter while the burst goes on
     ARM_DEBOUNCE = "arm_debounce"  # (re)arm the timer that ends the debounce window

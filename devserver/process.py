@@ -64,6 +64,7 @@ class Child:
         self.started = started  # time.monotonic()
         self.started_wall = started_wall  # time.time(), to compare with file modification times
         self.stop_sent: float | None = None
+        self.stop_answered = False  # the app's lifeline got the stop: it signals the app's group itself
         self.killed = False
         self.returncode: int | None = None
 
@@ -82,11 +83,20 @@ class Child:
         threading.Thread(target=wait, name=f"tdev-wait-{self.pid}", daemon=True).start()
 
     def terminate(self) -> None:
-        """Ask the app to stop: a ``stop`` message, then SIGTERM to its whole group."""
+        """Ask the app to stop: a ``stop`` message.  The app's lifeline answers it and stops the app:
+        it drains the app's servers first when the app's own SIGTERM handler replaced tdev's, then
+        sends SIGTERM to the whole group itself.  SIGTERM goes to the group from here only when the
+        message cannot be sent, or (``stop_unanswered``) when the app never answered it."""
         if self.stop_sent is None:
             self.stop_sent = time.monotonic()
-            self.channel.send(STOP)
-        _signal_group(self.pid, signal.SIGTERM)
+            if self.channel.send(STOP):
+                return
+        self.stop_unanswered()
+
+    def stop_unanswered(self) -> None:
+        """SIGTERM to the whole group, unless the app answered the stop (its lifeline signals it then)."""
+        if not self.stop_answered:
+            _signal_group(self.pid, signal.SIGTERM)
 
     def kill(self) -> None:
         """Kill the app and everything in its group, now."""

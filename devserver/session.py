@@ -24,6 +24,10 @@ from devserver.target import Target
 Handler = Callable[["AppSession", dict], None]
 BindReport = Callable[[dict, "list[tuple]"], None]
 
+# How long an app may take to answer a stop (its lifeline does, within milliseconds) before the
+# supervisor sends SIGTERM to its process group itself: an app stuck before its lifeline runs still stops.
+STOP_ANSWER_SECONDS = 0.5
+
 
 class AppSession:
     """A started app process: its channel read on ``loop``, its messages routed by ``handlers``.
@@ -45,6 +49,7 @@ class AppSession:
         # When it began on the target (time.time()): its start, or for a standby the "go".  A file it
         # reports that was saved later is a change it may not have seen.
         self.target_since_wall = child.started_wall
+        self._stop_timer: asyncio.TimerHandle | None = None
         loop.add_reader(child.channel.sock.fileno(), self._on_readable)
         child.on_exit(lambda _child: loop.call_soon_threadsafe(self._on_process_exit))
 
@@ -70,7 +75,17 @@ class AppSession:
         return self.send(msg.GO)
 
     def terminate(self) -> None:
+        """Ask the app to stop (see ``Child.terminate``).  An app that has not answered the stop within
+        ``STOP_ANSWER_SECONDS`` (stuck before its lifeline runs) gets SIGTERM to its group from here."""
+        first = self.child.stop_sent is None
         self.child.terminate()
+        if first and self._stop_timer is None:
+            self._stop_timer = self.loop.call_later(STOP_ANSWER_SECONDS, self._stop_unanswered)
+
+    def _stop_unanswered(self) -> None:
+        self._stop_timer = None
+        if not self.exited:
+            self.child.stop_unanswered()
 
     def kill(self) -> None:
         self.child.kill()
@@ -104,6 +119,9 @@ class AppSession:
             if kind == msg.BIND:
                 self._answer_bind(message)
                 continue
+            if kind == msg.STOPPING:
+                self.child.stop_answered = True
+                continue
             handler = self.handlers.get(kind)
             if handler is not None:
                 handler(self, message)
@@ -132,4 +150,7 @@ class AppSession:
             self.dispatch(messages)
         self.child.channel.close()
         self.exited = True
+        if self._stop_timer is not None:
+            self._stop_timer.cancel()
+            self._stop_timer = None
         self.on_exit(self)

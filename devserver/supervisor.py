@@ -334,7 +334,7 @@ class Supervisor:
     def _grace_expired(self, app: AppSession) -> None:
         self._grace_timer = None
         if app is self.app and app.returncode is None:
-            self.out.warn(f"app did not stop within {self.config.grace:g} s of SIGTERM — killing it")
+            self.out.warn(f"app did not stop within {self.config.grace:g} s of being told to — killing it")
             app.kill()
 
     def _kill_app(self) -> None:

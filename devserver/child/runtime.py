@@ -46,8 +46,8 @@ def main(argv: "list[str]") -> None:
     os.set_inheritable(channel.sock.fileno(), False)
     options = json.loads(options)
     standby = bool(options.get("standby"))
+    signal.signal(signal.SIGTERM, _on_sigterm)  # in place before the lifeline can act on a stop
     _start_lifeline(channel, standby)
-    signal.signal(signal.SIGTERM, _on_sigterm)
     tail.install(channel, _stop_requested.is_set)  # the last lines of output, for the error page
     imports.install(channel)
     tornado_hooks.install(channel, options)
@@ -117,7 +117,7 @@ def _on_message(channel: Channel, message: "dict[str, Any]") -> None:
     global _preimport_names
     kind = message["t"]
     if kind == msg.STOP:
-        _stop_requested.set()
+        _begin_stop(channel)
     elif kind == msg.PREIMPORT:
         _preimport_names = [n for n in message.get("names", ()) if isinstance(n, str)]
         _names_received.set()
@@ -125,6 +125,51 @@ def _on_message(channel: Channel, message: "dict[str, Any]") -> None:
         channel.send(msg.MODULES, modules=_module_snapshot(), environ_cut=_environ_cut)
     else:
         tornado_hooks.on_message(message)
+
+
+def _begin_stop(channel: Channel) -> None:
+    """The supervisor's stop (on the lifeline thread): answered, then SIGTERM to the process group.
+
+    While the app's Tornado servers run, the signal is sent from their event loop: waking the loop
+    to do it, it cannot slip in while the loop is about to block with no wakeup descriptor (the
+    signal would then wait for the next event).  With tdev's SIGTERM handler in place it is sent at
+    once: the handler drains Tornado's servers itself.  An app that installed its own handler (which
+    may exit at once, resetting the connections it accepted) is drained first: its servers stop
+    accepting and the requests they accepted are answered, then it gets the signal.
+    """
+    global _stop_begun
+    if _stop_begun:
+        return
+    _stop_begun = True
+    _stop_requested.set()
+    channel.send(msg.STOPPING)
+    drain = signal.getsignal(signal.SIGTERM) is not _on_sigterm
+    if not tornado_hooks.call_on_serving_loop(_signal_group, drain):
+        _signal_group()  # no Tornado server runs: nothing accepted can be lost
+    elif drain:
+        # Bounded: the loop may stop before it gets there (the app ending by itself).
+        threading.Thread(target=_signal_unless_drained, name="tdev-stop", daemon=True).start()
+
+
+_stop_begun = False  # the stop message was acted on (once)
+_group_signalled = threading.Event()
+
+
+def _signal_unless_drained() -> None:
+    if not _group_signalled.wait(tornado_hooks.DRAIN_SECONDS + 1.0):
+        _signal_group()
+
+
+def _signal_group() -> None:
+    """SIGTERM to the app's process group: the app and every process it started, as ``kill`` would."""
+    _group_signalled.set()
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(os.getpgrp(), signal.SIGTERM)
+        else:
+            os.kill(os.getpid(), signal.SIGTERM)
+    except OSError:
+        pass
 
 
 def _resignal() -> None:

@@ -187,13 +187,16 @@ def _ask_supervisor(request: "dict[str, Any]") -> "list[int]":
 
 
 def _announce_serving() -> None:
-    global _announced
+    """On the app's event loop, once its servers accept: remember the loop, tell the supervisor."""
+    global _announced, _serving_loop
+    _serving_loop = compat.running_loop()
     if not _announced and _channel is not None:
         _announced = True
         _channel.send(msg.SERVING)
 
 
 _announced = False
+_serving_loop: "asyncio.AbstractEventLoop | None" = None  # the event loop the app's servers run on
 
 
 # -- draining on stop ---------------------------------------------------------------------
@@ -301,6 +304,22 @@ def stop_serving(loop: "asyncio.AbstractEventLoop", then: "Callable[[], None]") 
         loop.create_task(close_connections()).add_done_callback(lambda task: then())
 
     wait_for_requests()
+
+
+def call_on_serving_loop(then: "Callable[[], None]", drain: bool) -> bool:
+    """From another thread: ``then()`` on the event loop of the app's servers, after ``stop_serving``
+    when ``drain``.  False when no such loop runs: ``then`` is not called."""
+    loop = _serving_loop
+    if loop is None or not _servers or loop.is_closed() or not loop.is_running():
+        return False
+    try:
+        if drain:
+            loop.call_soon_threadsafe(stop_serving, loop, then)
+        else:
+            loop.call_soon_threadsafe(then)
+    except RuntimeError:  # closed meanwhile
+        return False
+    return True
 
 
 # -- templates, static files, live reload ----------------------------------------------------

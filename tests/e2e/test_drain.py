@@ -1,8 +1,11 @@
-"""A restart lets the requests the old app already accepted finish, without noise."""
+"""A restart lets the requests the old app already accepted finish, without noise, whether the app
+stops on tdev's SIGTERM handler or on one of its own."""
 
 import threading
 
-from tests.conftest import http_get, wait_for_body, write
+import pytest
+
+from tests.conftest import http_get, wait_for_body, wait_until, write
 
 SLOW_APP = """
     import asyncio
@@ -56,3 +59,113 @@ def test_request_in_flight_during_a_restart_is_answered_by_the_old_app(tdev, tmp
     wait_for_body(port, "v2")
     assert "Traceback" not in t.err and "Exception" not in t.err, t.err
     assert "did not stop" not in t.err
+
+
+# -- an app that handles SIGTERM itself ---------------------------------------------------------------
+
+OWN_SIGTERM_APP = """
+    import asyncio
+    import signal
+    import sys
+
+    import tornado.web
+
+    import version
+
+
+    class Main(tornado.web.RequestHandler):
+        async def get(self):
+            await asyncio.sleep(0.02)  # requests are in flight when a stop comes
+            self.write(version.VERSION)
+
+
+    async def main():
+        tornado.web.Application([(r"/", Main)]).listen(int(sys.argv[1]), "127.0.0.1")
+        {install}
+        print("handler installed", flush=True)
+        await asyncio.Event().wait()
+
+
+    asyncio.run(main())
+"""
+# How the app stops on SIGTERM: tdev's handler (it drains), or the app's own that exits at once (as
+# luigi's central scheduler does), installed with signal.signal or with the event loop.
+SIGTERM_HANDLERS = {
+    "tdev-handler": "pass",
+    "signal-signal": "signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))",
+    "loop-add-signal-handler": "asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, sys.exit, 0)",
+}
+
+
+class Hammer:
+    """A few client threads, each sending GET / on a new connection back to back, ``budget`` requests
+    in all at most; failures (refused, reset, timeout, a status other than 200) are recorded."""
+
+    def __init__(self, port: int, threads: int = 3, budget: int = 400) -> None:
+        self.port = port
+        self.budget = budget
+        self.lock = threading.Lock()
+        self.sent = 0
+        self.answers: "dict[str, int]" = {}
+        self.failures: "list[str]" = []
+        self.done = threading.Event()
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _take(self) -> bool:
+        with self.lock:
+            if self.done.is_set() or self.sent >= self.budget:
+                return False
+            self.sent += 1
+            return True
+
+    def _run(self) -> None:
+        while self._take():
+            try:
+                status, body = http_get(self.port, timeout=5.0)
+            except Exception as exc:  # reset, RemoteDisconnected, refused, timeout: all failures
+                with self.lock:
+                    self.failures.append(repr(exc))
+                continue
+            with self.lock:
+                if status == 200:
+                    self.answers[body] = self.answers.get(body, 0) + 1
+                else:
+                    self.failures.append(f"status {status}: {body[:200]!r}")
+
+    def count(self, body: str) -> int:
+        with self.lock:
+            return self.answers.get(body, 0)
+
+    def __enter__(self) -> "Hammer":
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.done.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("handler", list(SIGTERM_HANDLERS))
+def test_app_with_its_own_sigterm_handler_loses_no_request_on_reload(tdev, tmp_path, port, handler):
+    # The stop drains the old app (stop accepting, finish what it accepted) before its own handler can
+    # make it exit: an app exiting at once on SIGTERM reset the connections it had just accepted.
+    write(tmp_path / "app.py", OWN_SIGTERM_APP.replace("{install}", SIGTERM_HANDLERS[handler]))
+    write(tmp_path / "version.py", 'VERSION = "v1"\n')
+    t = tdev(["run", "app.py", str(port)], cwd=tmp_path)
+    t.wait_for(r"^handler installed$", stream="out")
+    wait_for_body(port, "v1")
+    reloads = 5
+    with Hammer(port) as hammer:
+        for n in range(1, reloads + 2):
+            if n > 1:
+                write(tmp_path / "version.py", f'VERSION = "v{n}"\n')
+            # Requests answered by each version: the clients are busy when the next stop comes.
+            wait_until(lambda: hammer.count(f"v{n}") >= 5 or hammer.sent >= hammer.budget, timeout=15,
+                       message=f"v{n} answering the clients")
+    assert hammer.failures == [], f"{len(hammer.failures)} failed of {hammer.sent}: {hammer.failures[:10]}\n{t.err}"
+    assert all(hammer.count(f"v{n}") >= 5 for n in range(1, reloads + 2)), hammer.answers
+    assert t.count(r"version\.py changed") == reloads, t.err
+    assert t.count(r"handler installed", stream="out") == reloads + 1, t.out
+    assert "Traceback" not in t.err and "did not stop" not in t.err, t.err

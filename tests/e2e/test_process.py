@@ -519,6 +519,42 @@ def test_app_ignoring_sigterm_is_killed_after_grace(tdev, tmp_path, port):
     assert not pid_alive(old)
 
 
+STUCK_AT_START = """
+    import os
+    import sys
+    import time
+
+    # The first app process tdev starts is stuck before any of tdev's code runs in it.
+    if sys.argv and os.path.basename(sys.argv[0]) == "bootstrap.py":
+        try:
+            fd = os.open({marker!r}, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            pass
+        else:
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            time.sleep(30)
+"""
+
+
+def test_app_stuck_before_tdev_runs_in_it_still_stops_at_once(tdev, hello_app, port, tmp_path_factory):
+    # The stop is a message that the app's lifeline thread acts on. An app process that cannot read it
+    # yet gets SIGTERM from tdev shortly after, as before: not the whole --grace and a SIGKILL.
+    site = tmp_path_factory.mktemp("site")
+    marker = site / "stuck.pid"
+    write(site / "sitecustomize.py", STUCK_AT_START.format(marker=str(marker)))
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app, env={"PYTHONPATH": str(site)})
+    wait_until(lambda: marker.exists() and marker.read_text(), timeout=10, message="the stuck app process")
+    stuck = int(marker.read_text())
+    changed = time.monotonic()
+    write(hello_app / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2")
+    elapsed = time.monotonic() - changed
+    assert not pid_alive(stuck)
+    assert elapsed < 3, f"v2 served {elapsed:.2f}s after the change:\n{t.err}"
+    assert "did not stop" not in t.err, t.err
+
+
 # -- 11. the app dies at run time ---------------------------------------------------------------------
 
 CRASHING_APP = """

@@ -24,7 +24,7 @@ def test_the_docstring_lists_exactly_the_named_messages():
 
 def test_names_are_distinct():
     names = channel.TO_SUPERVISOR + channel.TO_CHILD
-    assert len(set(names)) == len(names) == 16
+    assert len(set(names)) == len(names) == 17
 
 
 def config(tmp_path):
@@ -41,8 +41,8 @@ def sup(tmp_path):
 
 
 def test_the_supervisor_routes_every_message_from_the_app(sup):
-    # bind requests are answered by the session itself
-    assert set(sup._handlers) == set(channel.TO_SUPERVISOR) - {channel.BIND}
+    # bind requests are answered, and the answer to a stop noted, by the session itself
+    assert set(sup._handlers) == set(channel.TO_SUPERVISOR) - {channel.BIND, channel.STOPPING}
 
 
 def test_the_supervisor_carries_out_every_action_of_the_machine(sup):
