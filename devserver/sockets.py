@@ -28,6 +28,8 @@ class HeldSockets:
         # ``tdev check``: a TCP port in use (by ``tdev run``, say) is replaced by a free one.
         self.free_port_fallback = free_port_fallback
         self.moved: list[str] = []  # one line per port replaced that way
+        # The bind requests refused because the address is in use (by another process), since new_generation().
+        self.refused: list[dict] = []
 
     def __len__(self) -> int:
         return len(self._held)
@@ -38,6 +40,7 @@ class HeldSockets:
     def new_generation(self) -> None:
         """A new app is starting: nothing asked for yet."""
         self._asked = set()
+        self.refused = []
 
     def get(self, request: dict) -> "list[socket.socket]":
         """The sockets for a bind request, binding them the first time (raises OSError)."""
@@ -75,6 +78,7 @@ class HeldSockets:
             if exc.errno == errno.EADDRINUSE:
                 holder = port_holder(request["port"]) if request.get("kind") == "tcp" and request.get("port") else None
                 detail = f"{where} is already in use" + (f" by {holder}" if holder else "")
+                self.refused.append(request)
             else:
                 detail = f"cannot listen on {where}: {exc.strerror or exc}"
             reply: dict = {"errno": exc.errno, "error": detail}
@@ -127,8 +131,20 @@ def _bind(request: dict) -> "list[socket.socket]":
 def describe_key(key: tuple) -> str:
     kind, port, address, _family, _flags, _reuse, file = key
     if kind == "unix":
-        return f"unix socket {file}"
+        return f"unix socket {_unix_name(file)}"
     return f"port {port}" + (f" on {address}" if address else "")
+
+
+def describe_address(request: dict) -> str:
+    """``port 8000`` / ``unix socket /tmp/app.sock``: the address of a bind request, short."""
+    if request.get("kind") == "unix":
+        return f"unix socket {_unix_name(request.get('file'))}"
+    return f"port {request.get('port')}"
+
+
+def _unix_name(file) -> str:
+    """A Linux abstract name ("\\0name") shown as ``@name``, as ``ss`` does."""
+    return "@" + file[1:] if isinstance(file, str) and file.startswith("\0") else str(file)
 
 
 def socket_urls(socks) -> "list[str]":
@@ -139,7 +155,7 @@ def socket_urls(socks) -> "list[str]":
         except OSError:
             continue
         if sock.family == socket.AF_UNIX:
-            urls.append(f"unix:{name}")
+            urls.append(f"unix:{_unix_name(name.decode('utf-8', 'replace') if isinstance(name, bytes) else name)}")
         else:
             host, port = name[0], name[1]
             host = f"[{host}]" if ":" in host else host

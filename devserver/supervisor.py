@@ -20,6 +20,7 @@ loop.  The app process itself, with its channel, is an ``AppSession``
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import sys
@@ -41,10 +42,12 @@ from devserver.bytecode import forget_bytecode
 from devserver.process import LAUNCH_DIR, raise_open_files_limit, unreaped_pids
 from devserver.reports import AppReports
 from devserver.session import AppSession
-from devserver.sockets import HeldSockets, describe_key, socket_urls
+from devserver.sockets import HeldSockets, describe_address, describe_key, request_key, socket_urls
 from devserver.strays import become_subreaper, kill_strays
 from devserver.warm import Standbys
 from devserver.watcher import Watcher
+
+PORT_RETRY_SECONDS = 1.0  # how often an address another process holds is tried again
 
 
 TERMINAL_OUTPUT_LINES = 3  # of the app's last output, under "app exited with code N" (the page has more)
@@ -68,6 +71,9 @@ class Supervisor:
         self.burst = Burst(config.debounce_ms / 1000.0, lambda path: path in self.filter.files)
         self._debounce_timer: asyncio.TimerHandle | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
+        self._port_timer: asyncio.TimerHandle | None = None  # the next try of an address in use (WAITING only)
+        self._port_requests: list[dict] = []  # the bind requests that were refused: what it tries
+        self._serving_app: AppSession | None = None  # the last app that served
         self._listening: list[str] | None = None
         self._summary_shown = False
         self._change_seen_at: float | None = None
@@ -107,6 +113,9 @@ class Supervisor:
             Action.RESTART: lambda _: self._restart(),
             Action.RELOAD_BROWSERS: self.browsers.assets_changed,
             Action.SHOW_CRASH: self._show_crash,
+            Action.WAIT_FOR_PORT: self._wait_for_port,
+            Action.CANCEL_PORT_WAIT: lambda _: self._cancel_port_wait(),
+            Action.START_APP: self._start_when_free,
             Action.ON_SERVING: self._on_serving,
             Action.BUILD_STANDBY: standbys.on_modules,
             Action.NOTE_STANDBY_READY: lambda p: standbys.on_ready(*p),
@@ -210,7 +219,7 @@ class Supervisor:
         if stop_sent is not None:
             self.out.debug(f"app process {session.pid} stopped {(time.monotonic() - stop_sent) * 1000:.1f} ms "
                            "after it was told to")
-        self._feed(Event.EXIT, session)
+        self._feed(self._exit_event(session), session)
 
     def _stop_strays(self) -> None:
         """The app is gone: what it started outside its process group goes too (``strays``)."""
@@ -238,6 +247,54 @@ class Supervisor:
             self._summary_shown = True
             self.out.info(self.watcher.summary())
 
+    # -- an address another process holds ------------------------------------------------
+    def _exit_event(self, session: AppSession) -> Event:
+        """PORT_BUSY when the app never served and a bind it asked for was refused (address in use), else EXIT."""
+        if self.sockets.refused and session is not self._serving_app:
+            return Event.PORT_BUSY
+        return Event.EXIT
+
+    def _wait_for_port(self, session: AppSession) -> None:
+        """The app ended because its address is in use (the line before named the holder): say so once, answer on
+        its other sockets, try the address each second."""
+        self._port_requests = list(self.sockets.refused)
+        where = ", ".join(describe_key(request_key(request)) for request in self._port_requests)
+        how = session.describe_exit()
+        self.out.error(f"app {how} — waiting for {where} to be free (trying every second) or for changes")
+        if self.sockets.sockets():
+            error = self.reports.last_error or AppError(f"The app {how}: {where} is in use.")
+            self.error_server.start(self.sockets.sockets(), error)
+        self._arm_port_try()
+
+    def _arm_port_try(self) -> None:
+        self._cancel_port_wait()
+        self._port_timer = self.loop.call_later(PORT_RETRY_SECONDS, self._try_ports)
+
+    def _try_ports(self) -> None:
+        """One try: one bind per refused address (held for the next app once it works); PORT_FREE when all are."""
+        self._port_timer = None
+        for request in self._port_requests:
+            try:
+                self.sockets.get(request)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    self._arm_port_try()
+                else:
+                    self.out.error(f"cannot listen on {describe_address(request)}: {exc.strerror or exc} — "
+                                   "waiting for changes before restarting")
+                return
+        self._feed(Event.PORT_FREE, self._port_requests)
+
+    def _start_when_free(self, requests: list[dict]) -> None:
+        self.out.ok(f"{', '.join(describe_address(request) for request in requests)} "
+                    f"{'is' if len(requests) == 1 else 'are'} free — starting the app")
+        self._start_app()
+
+    def _cancel_port_wait(self) -> None:
+        if self._port_timer is not None:
+            self._port_timer.cancel()
+            self._port_timer = None
+
     # -- messages from the app ------------------------------------------------------------
     def _on_bind(self, reply: dict, released: list[tuple]) -> None:
         """A bind request was answered: say which held sockets made room for it, or why it failed."""
@@ -250,6 +307,7 @@ class Supervisor:
             self.out.info(f"closed {describe_key(key)}: the app no longer listens there")
 
     def _on_serving(self, session: AppSession) -> None:
+        self._serving_app = session
         self.browsers.app_serving()
         self._report_released(self.sockets.release_unused())
         urls = socket_urls(self.sockets.sockets())

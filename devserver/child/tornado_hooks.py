@@ -141,7 +141,9 @@ def _patch_netutil(netutil: "Any") -> None:
     def bind_unix_socket(file: str, mode: int = 0o600, backlog: int = default_backlog) -> socket.socket:
         if _channel is None or not _CAN_RECEIVE_FDS:
             return original_bind_unix(file, mode, backlog)
-        request = {"kind": "unix", "file": os.path.abspath(file), "mode": mode, "backlog": backlog}
+        # A Linux abstract name ("\0name") is no path: as it is.
+        path = file if file.startswith("\0") else os.path.abspath(file)
+        request = {"kind": "unix", "file": path, "mode": mode, "backlog": backlog}
         return _listening_socket(_ask_supervisor(request)[0])
 
     netutil.bind_sockets = bind_sockets

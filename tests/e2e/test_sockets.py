@@ -1,11 +1,12 @@
 """The supervisor holds the app's listening sockets: no refused connection during a restart,
 the same port across a broken app and its fix, every way Tornado binds, sockets the app gives
-up are closed, a port taken by another process is reported once, and tdev itself listens on
-nothing but the app's sockets."""
+up are closed, a port taken by another process is reported once and the app starts by itself
+once that process lets it go, and tdev itself listens on nothing but the app's sockets."""
 
 import http.client
 import os
 import re
+import signal
 import socket
 import subprocess
 import tempfile
@@ -389,7 +390,7 @@ def test_a_port_the_new_app_no_longer_listens_on_is_closed(tdev, tmp_path):
     assert_no_eaddrinuse(t)
 
 
-# -- 5. a port held by another process -------------------------------------------------------------
+# -- 5. a port held by another process, then let go -----------------------------------------------
 
 HOLDER = """
 import select, socket, sys
@@ -402,32 +403,132 @@ select.select([sys.stdin], [], [], 60)  # until the test closes stdin or kills i
 """
 
 
-def test_a_port_held_by_another_process_is_reported_once_and_tdev_waits(tdev, hello_app, port):
-    holder = subprocess.Popen(
-        [PYTHON, "-c", HOLDER, str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
-    )
+class Holder:
+    """A plain Python process holding 127.0.0.1:port (listening, never accepting) until it is killed by pid."""
+
+    def __init__(self, port: int) -> None:
+        self.proc = subprocess.Popen([PYTHON, "-c", HOLDER, str(port)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, start_new_session=True)
+        self.pid = self.proc.pid
+        assert self.proc.stdout.readline().strip() == b"listening"
+
+    def release(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            stream.close()
+
+
+def waiting_line(port: int) -> str:
+    return r"^\[tdev\] app exited with code 1 — waiting for port %d on 127\.0\.0\.1 to be free" % port
+
+
+def test_a_port_held_by_another_process_is_reported_once_and_tdev_waits_for_it(tdev, hello_app, port):
+    holder = Holder(port)
     try:
-        assert holder.stdout.readline().strip() == b"listening"
         t = tdev(["run", "app.py", str(port)], cwd=hello_app)
         line = t.wait_for(r"^\[tdev\] .*already in use")
         assert re.search(r"\bport %d\b" % port, line), line
         assert re.search(r"\bpid %d\b" % holder.pid, line), line
-        t.wait_for(r"app exited with code 1 .* waiting for changes")
+        t.wait_for(waiting_line(port))
+        time.sleep(2.5)  # two tries or more: each is silent
         assert t.count(r"^\[tdev\] .*already in use") == 1, t.err
-        assert t.count(r"^\[tdev\] .*\bport %d\b" % port) == 1, t.err
+        assert t.count(r"^\[tdev\] .*\bport %d\b" % port) == 2, t.err  # the holder, then the wait
         assert t.proc.poll() is None, "tdev exited"
-        # Nothing answers as the app on the holder's port: the holder never accepts.
-        holder.stdin.close()
-        holder.wait(timeout=10)
-        holder.stdout.close()
+        # A change meanwhile restarts as usual: the new app is refused too, and tdev waits again.
         write(hello_app / "version.py", 'VERSION = "v2"\n')
+        t.wait_for(r"^\[tdev\] .*already in use", count=2)
+        t.wait_for(waiting_line(port), count=2)
+        holder.release()
+        t.wait_for(r"^\[tdev\] port %d is free — starting the app" % port, timeout=5)
         wait_for_body(port, "v2")
         t.wait_for(r"app listening on http://127\.0\.0\.1:%d/" % port)
+        assert t.count(r"^\[tdev\] .*already in use") == 2, t.err
+        assert t.count(r"is free — starting the app") == 1, t.err
+    finally:
+        holder.release()
+
+
+def test_a_port_another_process_lets_go_starts_the_app_by_itself(tdev, hello_app, port):
+    holder = Holder(port)
+    try:
+        t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+        t.wait_for(r"^\[tdev\] app exited with code 1\b")
+        time.sleep(1.5)  # at least one try while it is still held
+        assert t.count(r"is free") == 0, t.err
+        holder.release()  # killed by pid: the port is free, no file changed
+        released = time.monotonic()
+        assert wait_for_body(port, "v1", timeout=10) == "v1"
+        line = t.wait_for(r"^\[tdev\] port %d is free — starting the app$" % port, timeout=5)
+        listening = t.wait_for(r"app listening on http://127\.0\.0\.1:%d/" % port, timeout=5)
+        assert t.err.index(line) < t.err.index(listening), t.err
+        assert time.monotonic() - released < 5, "the app did not serve within ~2 s of the port being let go"
+        assert t.count(r"restarting") == 0, t.err
+        assert t.count(waiting_line(port)) == 1, t.err
         assert t.count(r"^\[tdev\] .*already in use") == 1, t.err
+        assert_no_eaddrinuse(t)
+    finally:
+        holder.release()
+
+
+UNIX_HOLDER = """
+import select, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind("\\0" + sys.argv[1])
+s.listen()
+print("listening", flush=True)
+select.select([sys.stdin], [], [], 60)
+"""
+
+
+def test_an_abstract_unix_socket_another_process_lets_go_starts_the_app_by_itself(tdev, tmp_path):
+    # A socket file is replaced by bind_unix_socket (never in use); a Linux abstract name can be in use.
+    name = f"tdev-test-{os.getpid()}-{time.monotonic_ns()}"
+    write(tmp_path / "app.py", app_source("""
+        sock = tornado.netutil.bind_unix_socket("\\0" + port)
+        server = tornado.httpserver.HTTPServer(make_app())
+        server.add_socket(sock)
+    """))
+    write(tmp_path / "version.py", 'VERSION = "v1"\n')
+    holder = subprocess.Popen([PYTHON, "-c", UNIX_HOLDER, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              start_new_session=True)
+    try:
+        assert holder.stdout.readline().strip() == b"listening"
+        t = tdev(["run", "app.py", name], cwd=tmp_path)
+        t.wait_for(r"^\[tdev\] app exited with code 1 — waiting for unix socket @%s to be free" % name)
+        holder.kill()
+        holder.wait(timeout=10)
+        wait_for_response(lambda s, h, b: s == 200 and b == "v1", what="v1", unix="\0" + name, timeout=10)
+        t.wait_for(r"^\[tdev\] unix socket @%s is free — starting the app" % name, timeout=5)
+        t.wait_for(r"app listening on unix:@%s$" % name, timeout=5)
+        assert t.count(r"restarting") == 0, t.err
     finally:
         if holder.poll() is None:
             holder.kill()
-            holder.wait(timeout=10)
+        holder.wait(timeout=10)
+        holder.stdin.close()
+        holder.stdout.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_while_waiting_for_a_port_exits_at_once(tdev, hello_app, port, sig):
+    holder = Holder(port)
+    try:
+        t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+        t.wait_for(waiting_line(port))
+        time.sleep(1.2)  # a try has come and gone: the next is pending
+        before = len(t.err.splitlines())
+        t.signal(sig)
+        sent = time.monotonic()
+        assert t.wait(timeout=10) == 0, t.err
+        assert time.monotonic() - sent < 2.0, t.err
+        after = "\n".join(t.err.splitlines()[before:])
+        assert "Traceback" not in after and "Error" not in after, after
+        assert t.count(r"is free") == 0, t.err
+        assert t.app_pids() == set()
+    finally:
+        holder.release()
 
 
 # -- 8. tdev listens on nothing but the app's sockets ---------------------------------------------

@@ -33,3 +33,21 @@ def test_a_failed_bind_is_an_error_reply():
         busy.listen()
         reply, released = held.answer({"kind": "tcp", "port": busy.getsockname()[1], "address": "127.0.0.1"})
     assert "already in use" in reply["error"] and reply["errno"] and released == []
+
+
+def test_a_bind_refused_for_an_address_in_use_is_remembered_until_the_next_app():
+    held = HeldSockets()
+    try:
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            request = {"kind": "tcp", "port": busy.getsockname()[1], "address": "127.0.0.1"}
+            held.answer(request)
+            assert held.refused == [request]
+        # Let go: the supervisor's retry binds it (and holds it for the next app).
+        assert len(held.get(request)) == 1
+        held.new_generation()
+        assert held.refused == []
+        assert "fds" in held.answer(request)[0]
+    finally:
+        held.close_all()

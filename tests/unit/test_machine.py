@@ -63,6 +63,8 @@ def test_change_while_waiting_restarts_without_stopping_anything():
     # (the old diagram said WAITING -> RUNNING here; the code always went through the burst first)
     state, actions = transition(State.WAITING, Event.CHANGE)
     assert state is State.SETTLING and A.STOP_APP not in actions and A.ARM_DEBOUNCE in actions
+    # ... and tries no more to bind an address in use: the new app binds again itself.
+    assert actions == (A.CANCEL_PORT_WAIT, *transition(State.SETTLING, Event.CHANGE)[1])
 
 
 def test_a_live_asset_change_reloads_browsers_only_while_running():
@@ -97,8 +99,8 @@ def test_stop_with_an_app_stops_it_first(state):
 
 
 @pytest.mark.parametrize("state", [State.WAITING, State.SETTLING])
-def test_stop_without_an_app_ends_at_once(state):
-    assert transition(state, Event.STOP) == (State.STOPPED, (A.CANCEL_DEBOUNCE, A.END))
+def test_stop_without_an_app_ends_at_once_with_no_timer_left(state):
+    assert transition(state, Event.STOP) == (State.STOPPED, (A.CANCEL_DEBOUNCE, A.CANCEL_PORT_WAIT, A.END))
 
 
 def test_stop_twice_kills():
@@ -134,6 +136,38 @@ def test_the_standby_is_built_from_the_current_app_only_while_it_runs():
     (s, e) for s, e in itertools.product(State, Event) if (s, e) not in TABLE and e not in ANY_STATE])
 def test_every_other_pair_changes_nothing(state, event):
     assert transition(state, event) == (state, ())
+
+
+# -- an address another process holds ------------------------------------------------------------
+def test_an_app_that_ended_on_an_address_in_use_waits_for_it():
+    assert transition(State.RUNNING, Event.PORT_BUSY) == (State.WAITING, (A.WAIT_FOR_PORT,))
+
+
+def test_the_address_free_while_waiting_starts_the_app():
+    assert transition(State.WAITING, Event.PORT_FREE) == (State.RUNNING, (A.START_APP,))
+
+
+@pytest.mark.parametrize("state", [s for s in State if s is not State.WAITING])
+def test_the_address_free_outside_waiting_does_nothing(state):
+    # A change came first (the new app binds itself), or tdev is stopping: too late to matter.
+    assert transition(state, Event.PORT_FREE) == (state, ())
+
+
+@pytest.mark.parametrize("state", [s for s in State if s is not State.RUNNING])
+def test_an_address_in_use_is_an_exit_like_any_other_unless_the_app_was_running(state):
+    # Told to stop (a change, Ctrl-C): the app's exit means what it always does.
+    assert transition(state, Event.PORT_BUSY) == transition(state, Event.EXIT)
+
+
+def test_the_port_wait_is_pending_only_while_waiting():
+    # WAIT_FOR_PORT only into WAITING; every way out of WAITING but PORT_FREE (whose try just worked) cancels it.
+    for (state, event), (new, actions) in TABLE.items():
+        if A.WAIT_FOR_PORT in actions:
+            assert new is State.WAITING
+        if state is State.WAITING and new is not State.WAITING and event is not Event.PORT_FREE:
+            assert A.CANCEL_PORT_WAIT in actions, (state, event)
+        if A.START_APP in actions:
+            assert new is State.RUNNING
 
 
 # -- properties of the whole table -------------------------------------------------------------
@@ -175,7 +209,26 @@ def test_a_save_while_running():
 def test_a_crash_then_a_fix():
     state, actions = run(State.RUNNING, Event.EXIT, Event.CHANGE, Event.QUIET, Event.SETTLED)
     assert state is State.RUNNING
-    assert actions == [A.SHOW_CRASH, A.RECORD_CHANGE, A.PRESTART, A.ARM_DEBOUNCE, A.CHECK_BURST, A.RESTART]
+    assert actions == [A.SHOW_CRASH, A.CANCEL_PORT_WAIT, A.RECORD_CHANGE, A.PRESTART, A.ARM_DEBOUNCE,
+                       A.CHECK_BURST, A.RESTART]
+
+
+def test_a_port_held_by_another_process_then_let_go():
+    state, actions = run(State.RUNNING, Event.PORT_BUSY, Event.PORT_FREE, Event.SERVING)
+    assert state is State.RUNNING
+    assert actions == [A.WAIT_FOR_PORT, A.START_APP, A.ON_SERVING]
+
+
+def test_a_change_while_waiting_for_the_port_restarts_as_usual():
+    state, actions = run(State.RUNNING, Event.PORT_BUSY, Event.CHANGE, Event.PORT_FREE, Event.QUIET, Event.SETTLED)
+    assert state is State.RUNNING
+    assert actions == [A.WAIT_FOR_PORT, A.CANCEL_PORT_WAIT, A.RECORD_CHANGE, A.PRESTART, A.ARM_DEBOUNCE,
+                       A.CHECK_BURST, A.RESTART]
+
+
+def test_ctrl_c_while_waiting_for_the_port():
+    state, actions = run(State.RUNNING, Event.PORT_BUSY, Event.STOP, Event.PORT_FREE)
+    assert state is State.STOPPED and actions == [A.WAIT_FOR_PORT, A.CANCEL_DEBOUNCE, A.CANCEL_PORT_WAIT, A.END]
 
 
 def test_ctrl_c_during_a_restart():
