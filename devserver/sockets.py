@@ -73,6 +73,9 @@ class HeldSockets:
         and the keys of held sockets closed to make room for it (for the caller to report)."""
         try:
             socks = self.get(request)
+        except ValueError as exc:  # a name Tornado refuses (a NUL byte; an abstract name before Tornado 6.5)
+            where = describe_key(request_key(request))
+            reply: dict = {"errno": errno.EINVAL, "error": f"cannot listen on {where}: {exc}"}
         except OSError as exc:
             where = describe_key(request_key(request))
             if exc.errno == errno.EADDRINUSE:
@@ -81,7 +84,7 @@ class HeldSockets:
                 self.refused.append(request)
             else:
                 detail = f"cannot listen on {where}: {exc.strerror or exc}"
-            reply: dict = {"errno": exc.errno, "error": detail}
+            reply = {"errno": exc.errno, "error": detail}
         else:
             reply = {"fds": [sock.fileno() for sock in socks]}
         released, self._released = self._released, []

@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+import tornado
 
 from tests.conftest import PYTHON, free_port, http_request, wait_for_body, wait_for_response, wait_until, write
 
@@ -482,6 +483,7 @@ select.select([sys.stdin], [], [], 60)
 """
 
 
+@pytest.mark.skipif(tornado.version_info < (6, 5), reason="Tornado < 6.5 cannot bind abstract unix sockets itself")
 def test_an_abstract_unix_socket_another_process_lets_go_starts_the_app_by_itself(tdev, tmp_path):
     # A socket file is replaced by bind_unix_socket (never in use); a Linux abstract name can be in use.
     name = f"tdev-test-{os.getpid()}-{time.monotonic_ns()}"
@@ -618,3 +620,19 @@ def test_tdev_listens_on_nothing_but_the_apps_port(tdev, hello_app, port, livere
     write(hello_app / "version.py", 'VERSION = "v2"\n')
     wait_for_body(port, "v2")
     assert_only_the_app_port(t.pid, port, livereload)
+
+
+def test_a_socket_name_tornado_refuses_is_one_line_not_a_traceback(tdev, tmp_path):
+    # bind_unix_socket raises ValueError for a name with a NUL byte inside (and, before Tornado 6.5,
+    # for an abstract name): tdev answers the app's request with that error, as one line.
+    write(tmp_path / "app.py", app_source("""
+        sock = tornado.netutil.bind_unix_socket("a\\0b.sock")
+        server = tornado.httpserver.HTTPServer(make_app())
+        server.add_socket(sock)
+    """))
+    write(tmp_path / "version.py", 'VERSION = "v1"\n')
+    t = tdev(["run", "app.py", "unused"], cwd=tmp_path)
+    t.wait_for(r"^\[tdev\] cannot listen on unix socket .*a\\x00b\.sock: embedded null byte")
+    t.wait_for(r"^\[tdev\] app exited with code 1")
+    assert "Exception in callback" not in t.err and "internal error" not in t.err, t.err
+    assert t.proc.poll() is None
