@@ -126,10 +126,10 @@ def write_version(directory: Path, version: str) -> None:
 
 
 def tdev_env() -> dict:
-    """The environment for tdev: this checkout importable, no stale bytecode, no colour."""
+    """The environment for tdev: this checkout importable, bytecode writing on (as users run), no colour."""
     env = dict(os.environ)
-    # Versions of equal length saved within one second: a cached .pyc would be taken as fresh.
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Versions of equal length are saved within one second: tdev must serve each one anyway.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["NO_COLOR"] = "1"
     env.pop("FORCE_COLOR", None)
     env.pop("TDEV_POLL", None)
