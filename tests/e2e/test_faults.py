@@ -7,6 +7,7 @@ Some cases need a user other than root (permissions mean nothing to root): when 
 root, tdev is started as ``nobody`` through ``setpriv``/``runuser``, with an interpreter that user
 can execute (see ``nonroot``); the case is skipped, saying why, when that is not possible."""
 
+import atexit
 import collections
 import functools
 import os
@@ -79,6 +80,17 @@ def cpu_share(pid: int, seconds: float, predicate=lambda: False, what: str = "")
 # -- running tdev as a user without root's privileges ---------------------------------------------
 
 
+def _readable_copy_of_devserver() -> str:
+    """A copy of this checkout's ``devserver`` package in a directory everyone can read: the checkout
+    may sit where ``nobody`` cannot go (CI clones into a private temp dir). Removed at exit."""
+    root = tempfile.mkdtemp(prefix="tdev-nobody-")
+    os.chmod(root, 0o755)
+    shutil.copytree(os.path.join(REPO_ROOT, "devserver"), os.path.join(root, "devserver"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    atexit.register(shutil.rmtree, root, True)
+    return root
+
+
 @functools.lru_cache(maxsize=None)
 def nonroot():
     """``(command prefix, env, reason)`` to start tdev as ``nobody``; the prefix is None (and
@@ -102,7 +114,7 @@ def nonroot():
     version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
     candidates = [sys.executable, os.path.realpath(sys.executable), getattr(sys, "_base_executable", None),
                   shutil.which(version), f"/usr/bin/{version}", f"/usr/local/bin/{version}"]
-    paths = [REPO_ROOT, *(p for p in site.getsitepackages() if os.path.isdir(p))]
+    paths = [_readable_copy_of_devserver(), *(p for p in site.getsitepackages() if os.path.isdir(p))]
     env = {"PYTHONPATH": os.pathsep.join(paths)}
     probe = ("import subprocess, sys, devserver, tornado, watchdog; "
              "sys.exit(subprocess.run([sys.executable, '-c', 'import tornado']).returncode)")
