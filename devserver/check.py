@@ -27,9 +27,13 @@ from devserver.config import RunConfig
 from devserver.filters import PathFilter, is_ignored_dir_name
 from devserver.output import QUIET, display_path, printable, use_colour
 from devserver.process import raise_open_files_limit, unreaped_pids
+from devserver.reports import output_lines
 from devserver.session import AppSession
 from devserver.sockets import HeldSockets, socket_urls
 from devserver.strays import become_subreaper, kill_strays
+
+
+SUMMARY_OUTPUT_LINES = 3  # of the app's last output, under "tdev check failed" (all of them in --json)
 
 
 @dataclass
@@ -69,6 +73,7 @@ class CheckResult:
     stop_ms: "float | None" = None
     failure: "str | None" = None  # why the check failed, one line
     app_error: "str | None" = None  # the app's traceback, when it failed with one
+    app_output: "list[str]" = field(default_factory=list)  # its last lines of output, when it exited by itself
     exit_code: int = 1
 
 
@@ -167,7 +172,7 @@ class AppRun:
         self.serving = self.loop.create_future()
         self.exited = self.loop.create_future()
         self.session: AppSession | None = None
-        self._handlers = {msg.SERVING: self._on_serving, msg.ERROR: self._on_error}
+        self._handlers = {msg.SERVING: self._on_serving, msg.ERROR: self._on_error, msg.OUTPUT: self._on_output}
 
     def start(self) -> None:
         stdout = sys.stderr if self.config.check.json else None  # stdout carries the JSON alone
@@ -181,6 +186,9 @@ class AppRun:
     def _on_error(self, _session: AppSession, message: dict) -> None:
         self.result.app_error = str(message.get("traceback") or message.get("summary") or "")
         self.result.failure = f"the app failed: {message.get('summary', '')}"
+
+    def _on_output(self, _session: AppSession, message: dict) -> None:
+        self.result.app_output = output_lines(message)
 
     def _on_exit(self, session: AppSession) -> None:
         if not self.exited.done():
@@ -381,6 +389,14 @@ def _printable_line(line: str) -> str:
     return line
 
 
+def _last_output(result: CheckResult) -> list[str]:
+    """Under a failure without a traceback: what the app printed last may say why (a CLI's "Error: ...")."""
+    if result.app_error is not None:
+        return []
+    shown = result.app_output[-SUMMARY_OUTPUT_LINES:]
+    return [f"{'  last output:' if number == 0 else ' ' * 14} {line[:160]}" for number, line in enumerate(shown)]
+
+
 def print_summary(result: CheckResult, verbosity: int) -> None:
     colour = use_colour(sys.stdout)
     red, green, dim, reset = _COLOURS if colour else ("", "", "", "")
@@ -413,6 +429,7 @@ def print_summary(result: CheckResult, verbosity: int) -> None:
             lines.append(f"{green}passed{reset}")
     else:
         lines.append(f"{red}tdev check failed: {result.failure}{reset}")
+        lines.extend(f"{dim}{line}{reset}" for line in _last_output(result))
     if lines:
         sys.stdout.write("\n".join(_printable_line(line) for line in lines) + "\n")
         sys.stdout.flush()

@@ -24,6 +24,14 @@ OUTPUT_LINES = 20  # the app's last lines of output kept (the app sends no more;
 OUTPUT_LINE_CHARS = 400
 
 
+def output_lines(message: dict) -> list[str]:
+    """The lines of an ``output`` message, bounded and made printable (colour codes dropped)."""
+    raw = message.get("lines")
+    raw = raw if isinstance(raw, list) else []
+    lines = [plain(line[:OUTPUT_LINE_CHARS]) for line in raw if isinstance(line, str)]
+    return lines[-OUTPUT_LINES:]
+
+
 class AppReports:
     def __init__(self, watcher: Watcher, path_filter: PathFilter, output: Output,
                  on_changes: Callable[[list[str]], None]) -> None:
@@ -65,10 +73,7 @@ class AppReports:
         self.last_error = AppError(str(message.get("summary", "")), str(message.get("traceback", "")))
 
     def _on_output(self, session: AppSession, message: dict) -> None:
-        raw = message.get("lines")
-        raw = raw if isinstance(raw, list) else []
-        lines = [plain(line[:OUTPUT_LINE_CHARS]) for line in raw if isinstance(line, str)]
-        self._output = (session, lines[-OUTPUT_LINES:])
+        self._output = (session, output_lines(message))
 
     def _watch_reported(self, session: AppSession, raw_paths: list) -> None:
         """Watch files the app reported; one saved after the app started is a change already."""

@@ -210,3 +210,28 @@ def test_a_healthy_apps_output_is_passed_through_byte_for_byte(tmp_path, port):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
         proc.stderr.close()
+
+
+def test_check_shows_the_last_output_of_an_app_that_exits_without_a_traceback(tmp_path, port):
+    # tdev check in a commit hook or CI (--json: the app's output goes to stderr, often not kept):
+    # the failure says why, in the summary and in the JSON.
+    write(tmp_path / "app.py", app("v1", """
+        print("loading plugins", flush=True)
+        print("Error: plugin 'x' failed to load", file=sys.stderr)
+        sys.exit(1)
+    """))
+    proc = subprocess.run([*TDEV, "check", "app.py", str(port)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    summary = proc.stdout.splitlines()
+    failed = next(i for i, line in enumerate(summary) if line.startswith("tdev check failed:"))
+    assert summary[failed + 1:failed + 3] == [
+        "  last output: loading plugins",
+        "               Error: plugin 'x' failed to load",
+    ], proc.stdout
+    as_json = subprocess.run([*TDEV, "check", "--json", "app.py", str(port)], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=60)
+    import json
+
+    result = json.loads(as_json.stdout)
+    assert result["ok"] is False and result["app_output"][-1] == "Error: plugin 'x' failed to load"

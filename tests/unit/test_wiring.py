@@ -53,4 +53,4 @@ def test_check_routes_what_it_waits_for(tmp_path):
     async def handlers():
         return set(check.AppRun(config(tmp_path), check.CheckResult(target="app.py"))._handlers)
 
-    assert asyncio.run(handlers()) == {channel.SERVING, channel.ERROR}
+    assert asyncio.run(handlers()) == {channel.SERVING, channel.ERROR, channel.OUTPUT}
