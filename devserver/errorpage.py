@@ -1,35 +1,28 @@
 """What the held sockets answer while no app is serving: the app's error.
 
-Loopback clients (127.0.0.0/8, ::1, IPv4-mapped loopback, unix sockets) get
-status 500 with the error, the traceback (file:line and source lines) and the
-time: HTML for browsers, plain text for everything else.  Any other client
-gets a bare 503: no code, no paths, no traceback.  The HTML page polls its own
+Local requests (``locality.is_local_request``: a loopback or unix-socket peer,
+a ``Host`` naming a loopback host or the address tdev bound, no forwarding
+header) get status 500 with the error, the traceback (file:line and source
+lines) and the time: HTML for browsers, plain text for everything else.  Any
+other request (another host, a tunnel, a proxy, a DNS-rebinding page) gets a
+bare 503: no code, no paths, no traceback.  The HTML page polls its own
 URL and reloads itself once the answer no longer comes from tdev.
 """
 
 import datetime
 import html
-import ipaddress
 import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from devserver.locality import is_local_request, is_loopback
+
 if TYPE_CHECKING:
     from tornado.httpserver import HTTPServer
 
+__all__ = ["AppError", "ErrorServer", "HEADER", "is_loopback"]
+
 HEADER = "X-Tdev"
-
-
-def is_loopback(host: str) -> bool:
-    """Is this client address on this machine (loopback IPv4/IPv6, IPv4-mapped loopback)?"""
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
-    return address.is_loopback
 
 
 class AppError:
@@ -90,6 +83,7 @@ class ErrorServer:
 
     def __init__(self) -> None:
         self.error: AppError | None = None
+        self.bound: set[str] = set()  # the addresses of the held sockets (a Host naming one is local)
         self._server: HTTPServer | None = None
 
     @property
@@ -100,6 +94,7 @@ class ErrorServer:
         from tornado.httpserver import HTTPServer
 
         self.error = error
+        self.bound = {str(s.getsockname()[0]) for s in sockets if s.family in (socket.AF_INET, socket.AF_INET6)}
         if self._server is not None or not sockets:
             return
         server = HTTPServer(_application(self), no_keep_alive=True)
@@ -126,8 +121,9 @@ def _application(owner: ErrorServer):
         def prepare(self) -> None:
             self.set_header("Cache-Control", "no-store")
             context = getattr(self.request.connection, "context", None)
-            local = getattr(context, "address_family", None) == getattr(socket, "AF_UNIX", None)
-            if not (local or is_loopback(self.request.remote_ip or "")):
+            unix = getattr(context, "address_family", None) == getattr(socket, "AF_UNIX", None)
+            peer = None if unix else (self.request.remote_ip or "")
+            if not is_local_request(peer, self.request.headers, owner.bound):
                 self.clear_header("Server")  # nothing about what runs here
                 self.set_status(503)
                 self.set_header("Content-Type", "text/plain; charset=utf-8")

@@ -5,14 +5,18 @@ The app process injects a small script into its HTML pages (see
 restart the supervisor sends ``{"type": "reload"}``; when only stylesheets
 changed and the app reads its assets live (``debug=True``), it sends
 ``{"type": "css"}`` and pages swap their stylesheets without a reload.
-Only pages served from a loopback origin may connect.
+Only local requests (``locality.is_local_request``: ``Host`` names a loopback
+host, no forwarding header) from pages with a loopback ``Origin`` may connect,
+whatever ``Sec-Fetch-Site`` says.  The check runs in ``prepare``, before
+Tornado's own origin checks: Tornado 6.6 accepts an ``Origin`` equal to
+``Host`` (``evil.example:PORT`` after DNS rebinding) or a request that says
+``Sec-Fetch-Site: same-origin`` without asking ``check_origin``.
 """
 
 import json
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
-from devserver.errorpage import is_loopback
+from devserver.locality import is_local_request, origin_is_loopback
 
 if TYPE_CHECKING:
     from tornado.httpserver import HTTPServer
@@ -37,10 +41,11 @@ def script(url: str) -> str:
     )
 
 
-def origin_allowed(origin: str) -> bool:
-    """Pages from this machine only (http://localhost:8888, http://127.0.0.1:8000, http://[::1]/ ...)."""
-    host = urlparse(origin).hostname or ""
-    return host == "localhost" or host.endswith(".localhost") or is_loopback(host)
+def may_connect(peer: str, headers) -> bool:
+    """A local request (as for the error page) from a page with a loopback origin, or from a client
+    that sends no ``Origin`` at all (not a browser: every browser sends one with a WebSocket)."""
+    origin = headers.get("Origin", headers.get("Sec-Websocket-Origin"))
+    return is_local_request(peer, headers) and (origin is None or origin_is_loopback(origin))
 
 
 class LiveReloadServer:
@@ -60,8 +65,12 @@ class LiveReloadServer:
         owner = self
 
         class Socket(tornado.websocket.WebSocketHandler):
+            def prepare(self) -> None:
+                if not may_connect(self.request.remote_ip or "", self.request.headers):
+                    raise tornado.web.HTTPError(403)
+
             def check_origin(self, origin: str) -> bool:
-                return origin_allowed(origin)
+                return origin_is_loopback(origin)  # prepare decided; Tornado < 6.6 asks again
 
             def open(self) -> None:
                 owner.clients.add(self)

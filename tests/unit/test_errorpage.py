@@ -9,6 +9,7 @@ import pytest
 
 from devserver import errorpage
 from devserver.errorpage import AppError, ErrorServer, is_loopback
+from devserver.locality import is_local_request, origin_is_loopback
 
 # -- is_loopback -----------------------------------------------------------------------------------
 
@@ -208,43 +209,103 @@ def test_error_server_treats_unix_socket_clients_as_local(tmp_path):
 @pytest.mark.parametrize(
     "client, expected",
     [
-        ("127.0.0.1", 500),
-        ("127.3.2.1", 500),
-        ("::1", 500),
-        ("::ffff:127.0.0.1", 500),
-        ("10.0.0.1", 503),
-        ("192.168.1.1", 503),
-        ("::ffff:10.0.0.1", 503),
-        ("fe80::1%eth0", 503),
-        ("2001:db8::1", 503),
+        ("127.0.0.1", True),
+        ("127.3.2.1", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        (None, True),  # a unix-socket client
+        ("10.0.0.1", False),
+        ("192.168.1.1", False),
+        ("::ffff:10.0.0.1", False),
+        ("fe80::1%eth0", False),
+        ("2001:db8::1", False),
     ],
 )
-def test_handler_shows_the_error_to_loopback_only(client, expected):
-    """The handler's rule for each peer address (set here by the test's own HTTPServer from X-Real-Ip)."""
-    from tornado.httpserver import HTTPServer
-    from tornado.netutil import is_valid_ip
+def test_the_peer_must_be_loopback(client, expected):
+    assert is_local_request(client, {"Host": "localhost:8000"}) is expected
 
-    assert is_valid_ip(client), "Tornado would ignore this X-Real-Ip: the test would prove nothing"
+
+@pytest.mark.parametrize(
+    "host, extra, bound, expected",
+    [
+        ("localhost:8000", {}, (), True),
+        ("LocalHost", {}, (), True),
+        ("localhost.:8000", {}, (), True),
+        ("a.b.localhost:8000", {}, (), True),
+        ("127.0.0.1:8000", {}, (), True),
+        ("127.9.9.9", {}, (), True),
+        ("[::1]:8000", {}, (), True),
+        ("[::ffff:127.0.0.1]:8000", {}, (), True),
+        ("10.0.0.5:8000", {}, ("10.0.0.5",), True),  # the address tdev bound
+        ("[fd00::5]:8000", {}, ("fd00::5",), True),
+        ("0.0.0.0:8000", {}, ("0.0.0.0",), True),
+        ("10.0.0.5:8000", {}, ("127.0.0.1",), False),
+        ("0.0.0.0:8000", {}, (), False),
+        ("evil.example:8000", {}, (), False),
+        ("127.0.0.1.evil.example", {}, (), False),
+        ("localhost.evil.example", {}, (), False),
+        ("evillocalhost:8000", {}, (), False),
+        ("user@127.0.0.1:8000", {}, (), False),
+        ("127.0.0.1/x", {}, (), False),
+        ("127.0.0.1 evil", {}, (), False),
+        ("[::1", {}, (), False),
+        ("", {}, (), False),
+        (None, {}, (), False),
+        ("localhost:8000", {"X-Forwarded-For": "127.0.0.1"}, (), False),
+        ("localhost:8000", {"x-forwarded-for": "203.0.113.5"}, (), False),
+        ("localhost:8000", {"Forwarded": "for=127.0.0.1"}, (), False),
+        ("localhost:8000", {"X-Forwarded-Host": "localhost"}, (), False),
+        ("localhost:8000", {"X-Real-Ip": "127.0.0.1"}, (), False),
+        ("localhost:8000", {"X-Forwarded-Proto": "https"}, (), True),  # says nothing about the client
+    ],
+)
+def test_the_host_must_be_loopback_and_nothing_forwarded(host, extra, bound, expected):
+    headers = {**({} if host is None else {"Host": host}), **extra}
+    assert is_local_request("127.0.0.1", headers, bound) is expected
+
+
+@pytest.mark.parametrize(
+    "origin, expected",
+    [
+        ("http://localhost:8888", True),
+        ("http://127.0.0.1:8000", True),
+        ("https://app.localhost", True),
+        ("http://[::1]", True),
+        ("http://evil.com", False),
+        ("http://127.0.0.1.evil.com", False),
+        ("http://localhost@evil.com", False),
+        ("http://evil.com@localhost", False),
+        ("null", False),
+        ("file://", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_origins(origin, expected):
+    assert origin_is_loopback(origin) is expected
+
+
+def test_handler_hides_the_error_from_forwarded_requests():
+    """The handler applies the rule: the same loopback peer and Host, with and without X-Real-Ip."""
     owner = ErrorServer()
-    owner.error = ERROR
     held = _listening()
     address = held.getsockname()
 
     async def scenario():
-        server = HTTPServer(errorpage._application(owner), xheaders=True)
-        server.add_sockets([held])
+        owner.start([held], ERROR)
         try:
             return [
-                await asyncio.to_thread(_get, address, "/p", {"X-Real-Ip": client, "Accept": accept})
-                for accept in ("text/html", "*/*")
+                await asyncio.to_thread(_get, address, "/p", {"Accept": accept, **extra})
+                for accept in ("text/html", "*/*") for extra in ({}, {"X-Real-Ip": "127.0.0.1"})
             ]
         finally:
-            server.stop()
+            owner.stop()
 
     try:
-        for status, headers, body in _run(scenario()):
-            assert status == expected, (client, status, body)
-            if expected == 503:
+        answers = _run(scenario())
+        assert [status for status, _, _ in answers] == [500, 503, 500, 503]
+        for status, headers, body in answers:
+            if status == 503:
                 assert "secret-token-123" not in body and "/srv/app.py" not in body and "Traceback" not in body
                 assert "<script" not in body
             else:
