@@ -30,7 +30,7 @@ import weakref
 
 from devserver import channel as msg
 from devserver import compat
-from devserver.child import imports
+from devserver.child import imports, inject
 
 TYPE_CHECKING = False  # for the type checker only: Tornado is imported when the app imports it
 if TYPE_CHECKING:
@@ -326,6 +326,11 @@ def call_on_serving_loop(then: "Callable[[], None]", drain: bool) -> bool:
 
 # -- templates, static files, live reload ----------------------------------------------------
 _livereload_script: "str | None" = None  # the <script> to inject (made by the supervisor), or None
+STATIC_HTML_LIMIT = 4 * 1024 * 1024  # larger static .html files are streamed as they are, without the script
+
+
+def _snippet() -> bytes:
+    return (_livereload_script or "").encode("utf-8")
 
 
 def _patch_web(web: "Any") -> None:
@@ -339,6 +344,69 @@ def _patch_web(web: "Any") -> None:
             self.transforms.insert(0, _live_reload_transform(web))
 
     web.Application.__init__ = __init__
+    if _livereload_script:
+        _patch_etags(web)
+        _patch_static_files(web)
+
+
+def _patch_etags(web: "Any") -> None:
+    """Every ETag also depends on the script (``inject.derive_etag``): set before the 304 check, so a
+    browser's ``If-None-Match`` for a page with another script, or none, is answered in full."""
+
+    def set_etag_header(self: "Any") -> None:  # Tornado's own, plus derive_etag
+        etag = self.compute_etag()
+        if etag is not None:
+            self.set_header("Etag", inject.derive_etag(etag, _snippet()))
+
+    set_etag_header.__doc__ = web.RequestHandler.set_etag_header.__doc__
+    web.RequestHandler.set_etag_header = set_etag_header
+
+
+def _static_html_whole(handler: "Any") -> bool:
+    """Is this StaticFileHandler response a whole, small HTML file (so it can get the script)?"""
+    path = getattr(handler, "absolute_path", None)
+    if not path or handler.request.headers.get("Range") or handler.get_status() != 200:
+        return False
+    try:
+        if not handler.get_content_type().lower().startswith("text/html"):
+            return False
+        return os.path.getsize(path) <= STATIC_HTML_LIMIT
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def _patch_static_files(web: "Any") -> None:
+    """Static ``.html`` files: written whole (not flushed chunk by chunk), so the transform sees the
+    complete page; a HEAD answers the length GET sends."""
+    handler_class = web.StaticFileHandler
+    original_flush = handler_class.flush
+    original_get = handler_class.get
+
+    @functools.wraps(original_flush)
+    def flush(self: "Any", include_footers: bool = False) -> "Any":
+        if not include_footers and _static_html_whole(self):
+            import asyncio
+
+            done = asyncio.get_event_loop().create_future()
+            done.set_result(None)
+            return done  # finish() sends it all at once
+        return original_flush(self, include_footers)
+
+    @functools.wraps(original_get)
+    async def get(self: "Any", path: str, include_body: bool = True) -> None:
+        await original_get(self, path, include_body)
+        if not include_body and _static_html_whole(self):
+            try:
+                content = self.get_content(self.absolute_path)
+                body = content if isinstance(content, bytes) else b"".join(content)
+            except OSError:
+                return
+            injected = inject.inject(body, _snippet(), inject.is_navigation(self.request.headers))
+            if injected is not None:
+                self.set_header("Content-Length", len(injected))
+
+    handler_class.flush = flush
+    handler_class.get = get
 
 
 def app_ready(app: "Any") -> None:
@@ -356,34 +424,38 @@ def _report_assets(settings: "dict[str, Any]") -> None:
 
 
 _transform_class: "Any" = None
+NO_BODY = (204, 304)
 
 
 def _live_reload_transform(web: "Any") -> "Any":
     global _transform_class
     if _transform_class is not None:
         return _transform_class
-    snippet = (_livereload_script or "").encode("utf-8")
 
     class LiveReloadTransform(web.OutputTransform):
-        """Puts the live-reload script before ``</body>`` of complete, uncompressed HTML responses."""
+        """Puts the live-reload script into complete, uncompressed HTML responses of any status (a HEAD
+        gets the same Content-Length); a plain-text error (``debug=True``'s traceback) becomes an HTML
+        page with the script when a browser navigates to it."""
 
         def __init__(self, request: "Any") -> None:
             self._request = request
 
         def transform_first_chunk(self, status_code: int, headers: "Any", chunk: bytes,
                                   finishing: bool) -> "tuple[int, Any, bytes]":
-            if (
-                finishing
-                and status_code == 200
-                and self._request.method != "HEAD"
-                and headers.get("Content-Type", "").lower().startswith("text/html")
-                and not headers.get("Content-Encoding")
-            ):
-                end = chunk.lower().rfind(b"</body>")
-                if end != -1:
-                    chunk = chunk[:end] + snippet + chunk[end:]
-                    if "Content-Length" in headers:
-                        headers["Content-Length"] = str(len(chunk))
+            if not finishing or status_code in NO_BODY or status_code < 200 or headers.get("Content-Encoding"):
+                return status_code, headers, chunk
+            content_type = headers.get("Content-Type", "").lower()
+            navigation = inject.is_navigation(self._request.headers)
+            body: bytes | None = None
+            if content_type.startswith("text/html"):
+                body = inject.inject(chunk, _snippet(), navigation)
+            elif status_code >= 400 and navigation and content_type.startswith("text/plain") and chunk:
+                body = inject.error_as_html(status_code, chunk, _snippet())
+                headers["Content-Type"] = "text/html; charset=UTF-8"
+            if body is not None:
+                chunk = body
+                if "Content-Length" in headers:
+                    headers["Content-Length"] = str(len(chunk))
             return status_code, headers, chunk
 
         def transform_chunk(self, chunk: bytes, finishing: bool) -> bytes:
@@ -391,4 +463,3 @@ def _live_reload_transform(web: "Any") -> "Any":
 
     _transform_class = LiveReloadTransform
     return _transform_class
-
