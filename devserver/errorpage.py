@@ -12,6 +12,8 @@ URL and reloads itself once the answer no longer comes from tdev.
 import datetime
 import html
 import socket
+import time
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["AppError", "ErrorServer", "HEADER", "is_loopback"]
 
 HEADER = "X-Tdev"
+POLL_HEADER = "X-Tdev-Poll"
 
 
 class AppError:
@@ -45,12 +48,14 @@ class AppError:
         parts += ["", "Save a fix: tdev restarts the app."]
         return "\n".join(parts) + "\n"
 
-    def as_html(self) -> str:
+    def as_html(self, script: str = "") -> str:
+        """The page; ``script``: the live-reload script (else the page polls, backing off)."""
         when = self.when.strftime("%Y-%m-%d %H:%M:%S")
         trace = f"<pre>{html.escape(self.traceback.rstrip())}</pre>" if self.traceback else ""
         if self.output:
             trace += f"<p>Its last output:</p><pre>{html.escape(chr(10).join(self.output))}</pre>"
-        return _PAGE.format(summary=html.escape(self.summary), when=when, trace=trace, header=HEADER)
+        reload = script or _POLL.format(header=HEADER, poll=POLL_HEADER)
+        return _PAGE.format(summary=html.escape(self.summary), when=when, trace=trace, reload=reload)
 
 
 _PAGE = """<!DOCTYPE html>
@@ -65,16 +70,21 @@ small {{ color: #ddd; }}
 </style></head>
 <body><header><h1>{summary}</h1><small>{when} · tdev reloads this page when the app serves again</small></header>
 <main>{trace}<p>Save a fix: tdev restarts the app.</p></main>
-<script>
+{reload}</body></html>
+"""
+
+_POLL = """<script>
 (function () {{
+  var wait = 500;
   function poll() {{
-    fetch(location.href, {{cache: "no-store"}}).then(function (r) {{
-      if (!r.headers.get("{header}")) {{ location.reload(); }} else {{ setTimeout(poll, 500); }}
-    }}, function () {{ setTimeout(poll, 500); }});
+    fetch(location.href, {{cache: "no-store", headers: {{"{poll}": "1"}}}}).then(function (r) {{
+      if (!r.headers.get("{header}")) {{ location.replace(location.href.split("#")[0]); }} else {{ again(); }}
+    }}, again);
   }}
-  setTimeout(poll, 500);
+  function again() {{ setTimeout(poll, wait); wait = Math.min(wait * 2, 5000); }}
+  again();
 }})();
-</script></body></html>
+</script>
 """
 
 
@@ -84,6 +94,8 @@ class ErrorServer:
     def __init__(self) -> None:
         self.error: AppError | None = None
         self.bound: set[str] = set()  # the addresses of the held sockets (a Host naming one is local)
+        self.scripts: dict[str, str] = {}  # the live-reload scripts ("get", "post"); none: the page polls
+        self._idle: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> accepted, until a request
         self._server: HTTPServer | None = None
 
     @property
@@ -91,21 +103,48 @@ class ErrorServer:
         return self._server is not None
 
     def start(self, sockets, error: AppError) -> None:
-        from tornado.httpserver import HTTPServer
-
         self.error = error
         self.bound = {str(s.getsockname()[0]) for s in sockets if s.family in (socket.AF_INET, socket.AF_INET6)}
         if self._server is not None or not sockets:
             return
-        server = HTTPServer(_application(self), no_keep_alive=True)
+        server = _server_class(self._idle)(_application(self), no_keep_alive=True)
         server.add_sockets([_duplicate(sock) for sock in sockets])
         self._server = server
 
     def stop(self) -> None:
-        """Stop accepting (what it accepted is still answered); the app takes over the backlog."""
+        """Stop accepting (what it accepted is still answered); the app takes over the backlog.  Connections
+        accepted without a request for ``FRESH_SECONDS`` are closed: a browser's pre-connected socket would
+        otherwise get the error page again when the page reloads for the app."""
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+            self._close_idle()
+
+    def _close_idle(self) -> None:
+        from tornado.ioloop import IOLoop
+
+        for stream, accepted in list(self._idle.items()):
+            wait = accepted + FRESH_SECONDS - time.monotonic()
+            if wait > 0:
+                IOLoop.current().call_later(wait, self._close_idle)
+            elif self._idle.pop(stream, None) is not None:
+                stream.close()
+
+
+FRESH_SECONDS = 0.1  # a request on its way over loopback arrives well within this after the connect
+
+
+def _server_class(idle: "weakref.WeakKeyDictionary"):
+    """An ``HTTPServer`` that notes when each connection arrives (``handle_stream``, its public hook) in
+    ``idle``; the handler removes it once a request came on it."""
+    from tornado.httpserver import HTTPServer
+
+    class Server(HTTPServer):
+        def handle_stream(self, stream, address) -> None:
+            idle[stream] = time.monotonic()
+            super().handle_stream(stream, address)
+
+    return Server
 
 
 def _duplicate(sock: socket.socket) -> socket.socket:
@@ -119,6 +158,9 @@ def _application(owner: ErrorServer):
 
     class ErrorHandler(tornado.web.RequestHandler):
         def prepare(self) -> None:
+            stream = getattr(self.request.connection, "stream", None)
+            if stream is not None:
+                owner._idle.pop(stream, None)  # a request came on it: not idle
             self.set_header("Cache-Control", "no-store")
             context = getattr(self.request.connection, "context", None)
             unix = getattr(context, "address_family", None) == getattr(socket, "AF_UNIX", None)
@@ -131,10 +173,15 @@ def _application(owner: ErrorServer):
                 return
             error = owner.error or AppError("The app is not running.")
             self.set_header(HEADER, "error")
+            if self.request.headers.get(POLL_HEADER):  # the page asking whether the error still stands
+                self.set_status(204)
+                self.finish()
+                return
             self.set_status(500)
             if "text/html" in self.request.headers.get("Accept", ""):
                 self.set_header("Content-Type", "text/html; charset=utf-8")
-                self.finish(error.as_html())
+                script = owner.scripts.get("get" if self.request.method in ("GET", "HEAD") else "post", "")
+                self.finish(error.as_html(script))
             else:
                 self.set_header("Content-Type", "text/plain; charset=utf-8")
                 self.finish(error.as_text())

@@ -24,18 +24,34 @@ if TYPE_CHECKING:
 PATH = "/__tdev__/livereload"
 
 
-def script(url: str) -> str:
-    """The snippet injected before ``</body>``."""
+PORT_BASE, PORT_SLOTS = 61000, 4536  # 61000-65535: above Linux's ephemeral range (32768-60999)
+
+
+def port_for(app_port: "int | None") -> int:
+    """The live-reload port for an app port: the same in every run, so pages left open reconnect to a
+    restarted tdev (8888 -> 65352).  0 (any free port) for an app without a TCP port."""
+    return PORT_BASE + app_port % PORT_SLOTS if app_port else 0
+
+
+def script(url: str, run: str, post: bool = False) -> str:
+    """The snippet injected before ``</body>``.
+
+    It connects to ``url``; the server's first message (``hello``) names its run: another run than
+    the one that served the page (tdev was restarted) reloads it.  ``reload`` reloads, ``css`` swaps
+    the stylesheets.  A page that is the result of a form POST (``post``) is reloaded with a GET of
+    its URL, never by re-sending the form.  Reconnects wait 1 s, doubling up to 5 s.
+    """
     return (
         "<script>(function(){if(window.__tdevLiveReload)return;window.__tdevLiveReload=1;"
-        f"var url={json.dumps(url)},wait=500;"
+        f"var url={json.dumps(url)},run={json.dumps(run)},post={int(post)},wait=1000;"
+        "function go(){if(post){location.replace(location.href.split('#')[0]);}else{location.reload();}}"
         "function css(){var l=document.querySelectorAll('link[rel=\"stylesheet\"]');"
         "for(var i=0;i<l.length;i++){var h=l[i].href.replace(/([?&])tdev=\\d+/,'$1').replace(/[?&]$/,'');"
         "l[i].href=h+(h.indexOf('?')<0?'?':'&')+'tdev='+Date.now();}}"
         "function connect(){var ws;try{ws=new WebSocket(url);}catch(e){return;}"
-        "ws.onopen=function(){wait=500;};"
         "ws.onmessage=function(e){var m={};try{m=JSON.parse(e.data);}catch(x){}"
-        "if(m.type==='css'){css();}else if(m.type==='reload'){location.reload();}};"
+        "if(m.type==='hello'){wait=1000;if(m.run!==run)go();}"
+        "else if(m.type==='css'){css();}else if(m.type==='reload'){go();}};"
         "ws.onclose=function(){setTimeout(connect,wait);wait=Math.min(wait*2,5000);};}"
         "connect();})();</script>"
     )
@@ -49,14 +65,16 @@ def may_connect(peer: str, headers) -> bool:
 
 
 class LiveReloadServer:
-    """Tornado's WebSocketHandler on 127.0.0.1, on an ephemeral port, on the supervisor's loop."""
+    """Tornado's WebSocketHandler on 127.0.0.1 (``port``, or any free port when that one is taken),
+    on the supervisor's loop; ``run`` names this run of tdev in its ``hello``."""
 
-    def __init__(self) -> None:
+    def __init__(self, run: str) -> None:
+        self.run = run
         self.clients: set = set()
         self._server: HTTPServer | None = None
         self.url = ""
 
-    def start(self, host: str = "127.0.0.1") -> str:
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
         import tornado.web
         import tornado.websocket
         from tornado.httpserver import HTTPServer
@@ -74,6 +92,7 @@ class LiveReloadServer:
 
             def open(self) -> None:
                 owner.clients.add(self)
+                self.write_message(json.dumps({"type": "hello", "run": owner.run}))
 
             def on_close(self) -> None:
                 owner.clients.discard(self)
@@ -82,7 +101,10 @@ class LiveReloadServer:
                 pass
 
         app = tornado.web.Application([(PATH, Socket)], log_function=lambda handler: None)
-        sockets = bind_sockets(0, host)
+        try:
+            sockets = bind_sockets(port, host)
+        except OSError:  # taken (another tdev whose app port maps here, or any other program)
+            sockets = bind_sockets(0, host)
         self._server = HTTPServer(app)
         self._server.add_sockets(sockets)
         port = sockets[0].getsockname()[1]

@@ -23,6 +23,7 @@ import asyncio
 import errno
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -35,7 +36,6 @@ from devserver.burst import Burst, describe_changes
 from devserver.config import RunConfig
 from devserver.errorpage import AppError, ErrorServer
 from devserver.filters import PathFilter, own_dir, site_dirs, system_dirs
-from devserver.livereload import script as livereload_script
 from devserver.machine import Action, Event, State, transition
 from devserver.output import Output, display_path
 from devserver.bytecode import forget_bytecode
@@ -147,9 +147,7 @@ class Supervisor:
         if limit_note:
             self.out.info(limit_note)
         if self.config.livereload:
-            url = self.browsers.start()
-            self._child_options["livereload_script"] = livereload_script(url)
-            self.out.debug(f"browser live reload on {url}")
+            self._child_options["livereload"] = True  # the scripts come with the first bind's answer
         started = time.monotonic()
         self.watcher.start()
         self.out.debug(f"watcher started in {(time.monotonic() - started) * 1000:.0f} ms")
@@ -205,7 +203,7 @@ class Supervisor:
         self.out.error(f"cannot start the app: {why}")
         self._feed(Event.SPAWN_FAILED)
         if self.sockets.sockets():
-            self.error_server.start(self.sockets.sockets(), AppError(f"tdev cannot start the app: {why}"))
+            self._answer_with_error(AppError(f"tdev cannot start the app: {why}"))
 
     def _on_session_exit(self, session: AppSession) -> None:
         """An app process exited (its last messages handled): the current app, or a standby."""
@@ -239,7 +237,7 @@ class Supervisor:
                 self.out.detail(f"{'  last output:' if number == 0 else ' ' * 14} {shorten(line)}")
             error = AppError(f"The app {how}.", output=output)
         if self.sockets.sockets():
-            self.error_server.start(self.sockets.sockets(), error)
+            self._answer_with_error(error)
             self.out.debug("answering on the app's sockets with the error until it serves again")
 
     def _show_summary(self) -> None:
@@ -262,8 +260,7 @@ class Supervisor:
         how = session.describe_exit()
         self.out.error(f"app {how} — waiting for {where} to be free (trying every second) or for changes")
         if self.sockets.sockets():
-            error = self.reports.last_error or AppError(f"The app {how}: {where} is in use.")
-            self.error_server.start(self.sockets.sockets(), error)
+            self._answer_with_error(self.reports.last_error or AppError(f"The app {how}: {where} is in use."))
         self._arm_port_try()
 
     def _arm_port_try(self) -> None:
@@ -297,10 +294,24 @@ class Supervisor:
 
     # -- messages from the app ------------------------------------------------------------
     def _on_bind(self, reply: dict, released: list[tuple]) -> None:
-        """A bind request was answered: say which held sockets made room for it, or why it failed."""
+        """A bind request was answered: say which held sockets made room for it, or why it failed.
+        With live reload on, the answer carries the scripts (``livereload``): the WebSocket server
+        starts with the app's first listening socket, on a port derived from its TCP port."""
         self._report_released(released)
         if "error" in reply:
             self.out.error(reply["error"])
+        elif self.config.livereload:
+            tcp = (socket.AF_INET, socket.AF_INET6)
+            ports = [s.getsockname()[1] for s in self.sockets.sockets() if s.family in tcp]
+            scripts = self.browsers.start(ports[0] if ports else None)
+            self._child_options["livereload_scripts"] = scripts
+            reply["livereload"] = scripts
+
+    def _answer_with_error(self, error: AppError) -> None:
+        """No app serves: tdev answers on its sockets with the error, and open pages reload to show it."""
+        self.error_server.scripts = self.browsers.scripts()
+        self.error_server.start(self.sockets.sockets(), error)
+        self.browsers.app_failed()
 
     def _report_released(self, keys: list[tuple]) -> None:
         for key in keys:

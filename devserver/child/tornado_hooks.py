@@ -54,9 +54,10 @@ _CAN_RECEIVE_FDS = hasattr(socket, "recv_fds")
 
 
 def install(channel: "Channel", options: "dict | None" = None) -> None:
-    global _channel, _livereload_script
+    global _channel, _livereload_on, _livereload_scripts
     _channel = channel
-    _livereload_script = (options or {}).get("livereload_script") or None
+    _livereload_on = bool((options or {}).get("livereload"))
+    _livereload_scripts = dict((options or {}).get("livereload_scripts") or {})
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_forget_channel_in_fork)
     imports.after_import("tornado.process", _patch_process)
@@ -164,6 +165,9 @@ _request_ids = itertools.count(1)
 def on_message(message: "dict[str, Any]") -> None:
     """A message from the supervisor (called on the lifeline thread)."""
     if message.get("t") == msg.BOUND:
+        global _livereload_scripts
+        if isinstance(message.get("livereload"), dict):  # the scripts, once the live-reload server runs
+            _livereload_scripts = message["livereload"]
         with _reply_ready:
             _replies[message.get("id")] = message
             _reply_ready.notify_all()
@@ -325,12 +329,14 @@ def call_on_serving_loop(then: "Callable[[], None]", drain: bool) -> bool:
 
 
 # -- templates, static files, live reload ----------------------------------------------------
-_livereload_script: "str | None" = None  # the <script> to inject (made by the supervisor), or None
+_livereload_on = False  # inject the live-reload script (tdev run without --no-livereload)
+_livereload_scripts: "dict[str, str]" = {}  # "get" / "post": the <script> (made by the supervisor) for a page
 STATIC_HTML_LIMIT = 4 * 1024 * 1024  # larger static .html files are streamed as they are, without the script
 
 
-def _snippet() -> bytes:
-    return (_livereload_script or "").encode("utf-8")
+def _snippet(method: str = "GET") -> bytes:
+    """The script for a page from a GET, or from a form POST (reloaded with a GET, never re-sent)."""
+    return _livereload_scripts.get("get" if method in ("GET", "HEAD") else "post", "").encode("utf-8")
 
 
 def _patch_web(web: "Any") -> None:
@@ -340,11 +346,11 @@ def _patch_web(web: "Any") -> None:
     def __init__(self: "Any", *args: "Any", **kwargs: "Any") -> None:
         original_init(self, *args, **kwargs)
         _report_assets(self.settings)
-        if _livereload_script:
+        if _livereload_on:
             self.transforms.insert(0, _live_reload_transform(web))
 
     web.Application.__init__ = __init__
-    if _livereload_script:
+    if _livereload_on:
         _patch_etags(web)
         _patch_static_files(web)
 
@@ -356,7 +362,7 @@ def _patch_etags(web: "Any") -> None:
     def set_etag_header(self: "Any") -> None:  # Tornado's own, plus derive_etag
         etag = self.compute_etag()
         if etag is not None:
-            self.set_header("Etag", inject.derive_etag(etag, _snippet()))
+            self.set_header("Etag", inject.derive_etag(etag, _snippet(self.request.method)))
 
     set_etag_header.__doc__ = web.RequestHandler.set_etag_header.__doc__
     web.RequestHandler.set_etag_header = set_etag_header
@@ -401,7 +407,7 @@ def _patch_static_files(web: "Any") -> None:
                 body = content if isinstance(content, bytes) else b"".join(content)
             except OSError:
                 return
-            injected = inject.inject(body, _snippet(), inject.is_navigation(self.request.headers))
+            injected = inject.inject(body, _snippet(self.request.method), inject.is_navigation(self.request.headers))
             if injected is not None:
                 self.set_header("Content-Length", len(injected))
 
@@ -446,11 +452,12 @@ def _live_reload_transform(web: "Any") -> "Any":
                 return status_code, headers, chunk
             content_type = headers.get("Content-Type", "").lower()
             navigation = inject.is_navigation(self._request.headers)
+            snippet = _snippet(self._request.method)
             body: bytes | None = None
             if content_type.startswith("text/html"):
-                body = inject.inject(chunk, _snippet(), navigation)
-            elif status_code >= 400 and navigation and content_type.startswith("text/plain") and chunk:
-                body = inject.error_as_html(status_code, chunk, _snippet())
+                body = inject.inject(chunk, snippet, navigation)
+            elif status_code >= 400 and navigation and content_type.startswith("text/plain") and chunk and snippet:
+                body = inject.error_as_html(status_code, chunk, snippet)
                 headers["Content-Type"] = "text/html; charset=UTF-8"
             if body is not None:
                 chunk = body

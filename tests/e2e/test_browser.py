@@ -127,3 +127,77 @@ def test_pages_reload_and_restyle_in_a_real_browser(tdev, tmp_path, port, browse
 
     asyncio.run(scenario())
     assert t.count(r"changed — restarting") == 1
+
+
+TEXT = "document.getElementById('v') && document.getElementById('v').textContent"
+
+
+def test_open_pages_follow_a_restarted_tdev_and_a_failed_restart(tdev, tmp_path, port, browser):
+    write(tmp_path / "app.py", APP)
+    write(tmp_path / "version.py", 'VERSION = "v1"\n')
+    write(tmp_path / "templates" / "index.html", PAGE)
+    write(tmp_path / "static" / "site.css", "h1 { color: rgb(0, 0, 255); }\n")
+    first = tdev(["run", "app.py", str(port)], cwd=tmp_path)
+    wait_for_body(port, "v1")
+
+    async def scenario():
+        async with Page(browser, f"http://127.0.0.1:{port}/") as page:
+            await page.wait_for(TEXT, "v1")
+            await page.wait_for("window.__tdevLiveReload", 1)
+            # tdev itself is restarted (with the code changed meanwhile): the open tab reconnects, reloads.
+            first.signal(signal.SIGINT)
+            assert first.wait() == 0
+            write(tmp_path / "version.py", 'VERSION = "v2"\n')
+            second = tdev(["run", "app.py", str(port)], cwd=tmp_path)
+            await page.wait_for(TEXT, "v2", timeout=20)
+            # A failed restart: the tab shows the error at once, without F5 ...
+            write(tmp_path / "version.py", "VERSION = (\n")
+            await page.wait_for("document.title", "tdev: app error")
+            assert "SyntaxError" in await page.evaluate("document.querySelector('h1').textContent")
+            # ... and the app again, by itself, once it is fixed.
+            write(tmp_path / "version.py", 'VERSION = "v3"\n')
+            await page.wait_for(TEXT, "v3")
+            return second
+
+    second = asyncio.run(scenario())
+    assert second.count(r"changed — restarting") == 2
+
+
+FORM_APP = """
+    import asyncio, sys
+    import tornado.web
+    import version
+
+    class Form(tornado.web.RequestHandler):
+        def get(self):
+            self.write(f'<html><body><p id="v">form {version.VERSION}</p>'
+                       '<form method="post"><input name="x" value="1"></form></body></html>')
+
+        def post(self):
+            self.write(f'<html><body><p id="v">posted {version.VERSION}</p></body></html>')
+
+    async def main():
+        tornado.web.Application([(r"/form", Form)]).listen(int(sys.argv[1]), "127.0.0.1")
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+"""
+
+
+def test_a_post_result_page_is_reloaded_with_a_get(tdev, tmp_path, port, browser):
+    write(tmp_path / "app.py", FORM_APP)
+    write(tmp_path / "version.py", 'VERSION = "v1"\n')
+    tdev(["run", "app.py", str(port)], cwd=tmp_path)
+    wait_for_body(port, "form v1", path="/form")
+
+    async def scenario():
+        async with Page(browser, f"http://127.0.0.1:{port}/form") as page:
+            await page.wait_for(TEXT, "form v1")
+            await page.evaluate("document.forms[0].submit()")
+            await page.wait_for(TEXT, "posted v1")
+            await page.wait_for("window.__tdevLiveReload", 1)
+            write(tmp_path / "version.py", 'VERSION = "v2"\n')
+            # Re-sending the form would show "posted v2" (headless Chromium re-sends it without asking).
+            await page.wait_for(TEXT, "form v2")
+
+    asyncio.run(scenario())

@@ -2,6 +2,7 @@
 
 import asyncio
 import http.client
+import json
 import re
 
 from tests.conftest import wait_for_body, write
@@ -79,7 +80,10 @@ async def connect(url, origin):
     import tornado.websocket
 
     request = tornado.httpclient.HTTPRequest(url, headers={"Origin": origin})
-    return await tornado.websocket.websocket_connect(request)
+    ws = await tornado.websocket.websocket_connect(request)
+    hello = json.loads(await asyncio.wait_for(ws.read_message(), 10))  # the server's first word: its run
+    assert hello["type"] == "hello" and re.fullmatch(r"[0-9a-f]{12}", hello["run"]), hello
+    return ws
 
 
 def test_script_is_injected_into_html_only_with_a_correct_length(tdev, tmp_path, port):
@@ -205,3 +209,22 @@ def test_template_and_static_paths_given_as_pathlib_paths_are_watched(tdev, tmp_
     assert t.count(r"index\.html changed — restarting") == 1
     write(tmp_path / "settings.ini", "[a]\nx = 2\n")  # autoreload.watch(Path(...)) counts too
     t.wait_for(r"settings\.ini changed — restarting")
+
+
+def test_the_live_reload_address_is_the_same_when_tdev_runs_again_on_the_same_port(tdev, tmp_path, port):
+    import signal
+
+    from devserver.livereload import port_for
+
+    make_app(tmp_path)
+    urls, runs = [], []
+    for _ in range(2):
+        t = tdev(["run", "app.py", str(port)], cwd=tmp_path)
+        wait_for_body(port, "v1")
+        body = get(port, "/")[2]
+        urls.append(socket_url(body))
+        runs.append(re.search(rb'run="([0-9a-f]+)"', body).group(1))
+        t.signal(signal.SIGINT)
+        assert t.wait() == 0
+    assert urls[0] == urls[1] == f"ws://127.0.0.1:{port_for(port)}/__tdev__/livereload"
+    assert runs[0] != runs[1]  # so pages from the first run reload when they reconnect

@@ -101,6 +101,16 @@ def test_html_escapes_everything_from_the_app():
     assert page.count("<script>") == 1  # tdev's own reload script, and nothing else
 
 
+def test_without_live_reload_the_page_polls_backing_off_to_5_seconds():
+    page = AppError("ValueError: x", TRACE).as_html()
+    script = page[page.index("<script>"):page.index("</script>")]
+    assert '"X-Tdev-Poll": "1"' in script and "fetch(location.href" in script
+    assert "wait = Math.min(wait * 2, 5000)" in script and "var wait = 500;" in script
+    assert "location.reload()" not in script  # a GET of the URL: a POST is never re-sent
+    with_script = AppError("ValueError: x", TRACE).as_html("<script>LIVE</script>")
+    assert "fetch(" not in with_script and with_script.count("<script>LIVE</script>") == 1
+
+
 def test_text_is_the_traceback_as_is_with_the_time():
     error = AppError("ValueError: <b>bad</b>", TRACE)
     text = error.as_text()
@@ -297,18 +307,44 @@ def test_handler_hides_the_error_from_forwarded_requests():
             return [
                 await asyncio.to_thread(_get, address, "/p", {"Accept": accept, **extra})
                 for accept in ("text/html", "*/*") for extra in ({}, {"X-Real-Ip": "127.0.0.1"})
-            ]
+            ] + [await asyncio.to_thread(_get, address, "/p", {"X-Tdev-Poll": "1", **extra})
+                 for extra in ({}, {"X-Real-Ip": "127.0.0.1"})]
         finally:
             owner.stop()
 
     try:
         answers = _run(scenario())
-        assert [status for status, _, _ in answers] == [500, 503, 500, 503]
+        assert [status for status, _, _ in answers] == [500, 503, 500, 503, 204, 503]
+        assert answers[4][1]["x-tdev"] == "error" and answers[4][2] == ""
+        answers = answers[:4]
         for status, headers, body in answers:
             if status == 503:
                 assert "secret-token-123" not in body and "/srv/app.py" not in body and "Traceback" not in body
                 assert "<script" not in body
             else:
                 assert "secret-token-123" in body
+    finally:
+        held.close()
+
+
+def test_stop_closes_connections_that_never_sent_a_request():
+    """A browser's pre-connected socket must not get the error page again once the app is back."""
+    held = _listening()
+    address = held.getsockname()
+
+    async def scenario():
+        server = ErrorServer()
+        server.start([held], ERROR)
+        idle = socket.create_connection(address, timeout=5)
+        try:
+            await asyncio.sleep(errorpage.FRESH_SECONDS * 2)  # accepted, and no request on it
+            server.stop()
+            idle.settimeout(5)
+            return await asyncio.to_thread(idle.recv, 100)
+        finally:
+            idle.close()
+
+    try:
+        assert _run(scenario()) == b""  # closed by tdev, unanswered: the browser opens a new one
     finally:
         held.close()
