@@ -11,6 +11,8 @@ URL and reloads itself once the answer no longer comes from tdev.
 
 import datetime
 import html
+import os
+import re
 import socket
 import time
 import weakref
@@ -48,25 +50,70 @@ class AppError:
         parts += ["", "Save a fix: tdev restarts the app."]
         return "\n".join(parts) + "\n"
 
-    def as_html(self, script: str = "") -> str:
-        """The page; ``script``: the live-reload script (else the page polls, backing off)."""
+    def as_html(self, script: str = "", project: Sequence[str] = ()) -> str:
+        """The page; ``script``: the live-reload script (else the page polls, backing off); frames of files
+        under ``project`` (not in site-packages) stand out, the others (libraries, stdlib) are grey."""
         when = self.when.strftime("%Y-%m-%d %H:%M:%S")
-        trace = f"<pre>{html.escape(self.traceback.rstrip())}</pre>" if self.traceback else ""
+        trace = f"<pre>{traceback_html(self.traceback.rstrip(), project)}</pre>" if self.traceback else ""
         if self.output:
             trace += f"<p>Its last output:</p><pre>{html.escape(chr(10).join(self.output))}</pre>"
         reload = script or _POLL.format(header=HEADER, poll=POLL_HEADER)
         return _PAGE.format(summary=html.escape(self.summary), when=when, trace=trace, reload=reload)
 
 
+_FRAME = re.compile(r'^  File "(?P<path>[^"]+)", line \d+')
+_LIBRARY_PARTS = {"site-packages", "dist-packages", "__pypackages__"}
+
+
+def is_own_file(path: str, project: Sequence[str]) -> bool:
+    """A file of the user's project: under one of its directories, not in an installed package there."""
+    path = os.path.abspath(path)
+    for root in project:
+        root = os.path.abspath(root)
+        if path.startswith(root.rstrip(os.sep) + os.sep):
+            return not _LIBRARY_PARTS.intersection(path[len(root):].split(os.sep))
+    return False
+
+
+def traceback_html(text: str, project: Sequence[str]) -> str:
+    """The traceback, escaped, each frame (its ``File`` line and the source lines under it) in a span:
+    ``own`` for the project's files, ``lib`` for the others."""
+    out: list[str] = []
+    frame: list[str] | None = None
+    kind = ""
+
+    def close() -> None:
+        if frame is not None:
+            out.append(f'<span class="frame {kind}">' + "\n".join(frame) + "</span>")
+
+    for line in text.splitlines():
+        match = _FRAME.match(line)
+        if match:
+            close()
+            frame, kind = [html.escape(line)], "own" if is_own_file(match.group("path"), project) else "lib"
+        elif frame is not None and line.startswith("    "):
+            frame.append(html.escape(line))
+        else:
+            close()
+            frame = None
+            out.append(html.escape(line))
+    close()
+    return "\n".join(out)
+
+
 _PAGE = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>tdev: app error</title>
+<html lang="en"><head><meta charset="utf-8"><title>tdev: app error</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 0; background: #fff; color: #222; }}
 header {{ background: #b3261e; color: #fff; padding: 1em 1.5em; }}
-h1 {{ font-size: 1.2em; margin: 0 0 .3em 0; }}
+h1 {{ font-size: 1.2em; margin: 0 0 .3em 0; overflow-wrap: anywhere; }}
 main {{ padding: 1em 1.5em; }}
 pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 13px; line-height: 1.4; }}
+.frame.lib {{ color: #767676; }}
+.frame.own {{ color: #000; font-weight: bold; background: #fff4c2; }}
 small {{ color: #ddd; }}
+@media (max-width: 600px) {{ header, main {{ padding: .8em; }} pre {{ padding: .6em; font-size: 12px; }} }}
 </style></head>
 <body><header><h1>{summary}</h1><small>{when} · tdev reloads this page when the app serves again</small></header>
 <main>{trace}<p>Save a fix: tdev restarts the app.</p></main>
@@ -95,6 +142,7 @@ class ErrorServer:
         self.error: AppError | None = None
         self.bound: set[str] = set()  # the addresses of the held sockets (a Host naming one is local)
         self.scripts: dict[str, str] = {}  # the live-reload scripts ("get", "post"); none: the page polls
+        self.project: list[str] = []  # the project's directories: their frames stand out on the page
         self._idle: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> accepted, until a request
         self._server: HTTPServer | None = None
 
@@ -181,7 +229,7 @@ def _application(owner: ErrorServer):
             if "text/html" in self.request.headers.get("Accept", ""):
                 self.set_header("Content-Type", "text/html; charset=utf-8")
                 script = owner.scripts.get("get" if self.request.method in ("GET", "HEAD") else "post", "")
-                self.finish(error.as_html(script))
+                self.finish(error.as_html(script, owner.project))
             else:
                 self.set_header("Content-Type", "text/plain; charset=utf-8")
                 self.finish(error.as_text())

@@ -310,6 +310,7 @@ class Supervisor:
     def _answer_with_error(self, error: AppError) -> None:
         """No app serves: tdev answers on its sockets with the error, and open pages reload to show it."""
         self.error_server.scripts = self.browsers.scripts()
+        self.error_server.project = list(self._child_options["project"])
         self.error_server.start(self.sockets.sockets(), error)
         self.browsers.app_failed()
 

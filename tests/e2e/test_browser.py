@@ -80,14 +80,18 @@ class Page:
     async def __aexit__(self, *exc) -> None:
         self.ws.close()
 
-    async def evaluate(self, expression: str):
+    async def send(self, method: str, params: dict) -> dict:
+        """One DevTools command on this tab; its result."""
         self.ids += 1
-        await self.ws.write_message(json.dumps({"id": self.ids, "method": "Runtime.evaluate",
-                                                "params": {"expression": expression, "returnByValue": True}}))
+        await self.ws.write_message(json.dumps({"id": self.ids, "method": method, "params": params}))
         while True:
             message = json.loads(await asyncio.wait_for(self.ws.read_message(), 10))
             if message.get("id") == self.ids:
-                return message.get("result", {}).get("result", {}).get("value")
+                return message.get("result", {})
+
+    async def evaluate(self, expression: str):
+        result = await self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        return result.get("result", {}).get("value")
 
     async def wait_for(self, expression: str, expected, timeout: float = 15.0):
         deadline = time.monotonic() + timeout
@@ -199,5 +203,51 @@ def test_a_post_result_page_is_reloaded_with_a_get(tdev, tmp_path, port, browser
             write(tmp_path / "version.py", 'VERSION = "v2"\n')
             # Re-sending the form would show "posted v2" (headless Chromium re-sends it without asking).
             await page.wait_for(TEXT, "form v2")
+
+    asyncio.run(scenario())
+
+
+BROKEN_SETTINGS = """
+import json
+
+def check(settings):
+    raise ValueError("cannot read /srv/" + "very-long-directory-name-without-spaces-" * 6 + "settings.json")
+
+VERSION = json.loads('{"a": 1}', object_hook=check)
+"""
+
+
+def test_the_error_page_is_readable_on_a_phone(tdev, tmp_path, port, browser):
+    write(tmp_path / "app.py", APP)
+    write(tmp_path / "version.py", 'VERSION = "v1"\n')
+    write(tmp_path / "templates" / "index.html", PAGE)
+    t = tdev(["run", "app.py", str(port)], cwd=tmp_path)
+    wait_for_body(port, "v1")
+    write(tmp_path / "version.py", BROKEN_SETTINGS)
+    t.wait_for(r"app exited with code 1")
+
+    async def scenario():
+        async with Page(browser, "about:blank") as page:
+            await page.send("Emulation.setDeviceMetricsOverride",
+                            {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True})
+            await page.send("Page.navigate", {"url": f"http://127.0.0.1:{port}/"})
+            await page.wait_for("document.title", "tdev: app error")
+            assert await page.evaluate("document.documentElement.lang") == "en"
+            # Laid out at the phone's width (not 980 px shrunk), nothing wider than the screen.
+            assert await page.evaluate("window.innerWidth") == 390
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert await page.evaluate("parseFloat(getComputedStyle(document.querySelector('h1')).fontSize)") >= 16
+            # The user's frames stand out; json's are grey.
+            own = "getComputedStyle(document.querySelector('.frame.own'))"
+            lib = "getComputedStyle(document.querySelector('.frame.lib'))"
+            assert await page.evaluate(f"{own}.fontWeight") == "700"
+            assert await page.evaluate(f"{lib}.color") == "rgb(118, 118, 118)"
+            frames = "Array.from(document.querySelectorAll('.frame.%s')).map(function (e) { return e.textContent; })"
+            assert all("/json/" in f for f in await page.evaluate(frames % "lib"))
+            own_frames = await page.evaluate(frames % "own")
+            assert any("version.py" in f for f in own_frames) and all("/json/" not in f for f in own_frames)
+            # No polling: the page waits on the live-reload socket (no request in 1.5 s).
+            await asyncio.sleep(1.5)
+            assert await page.evaluate("performance.getEntriesByType('resource').map(function (e) { return e.name; })") == []
 
     asyncio.run(scenario())

@@ -3,6 +3,7 @@
 import asyncio
 import html
 import http.client
+import re
 import socket
 
 import pytest
@@ -348,3 +349,27 @@ def test_stop_closes_connections_that_never_sent_a_request():
         assert _run(scenario()) == b""  # closed by tdev, unanswered: the browser opens a new one
     finally:
         held.close()
+
+
+def test_the_users_own_frames_stand_out_from_library_frames():
+    trace = (
+        "Traceback (most recent call last):\n"
+        '  File "/p/app.py", line 3, in <module>\n'
+        "    x = json.loads(s)\n"
+        '  File "/usr/lib/python3.11/json/__init__.py", line 346, in loads\n'
+        "    return _default_decoder.decode(s)\n"
+        '  File "/p/.venv/lib/python3.11/site-packages/x.py", line 1, in f\n'
+        "    y\n"
+        '  File "/p/web/views.py", line 9, in hook\n'
+        "    raise ValueError('<b>')\n"
+        "ValueError: <b>\n"
+    )
+    page = AppError("ValueError: <b>", trace).as_html("", ["/p"])
+    own = re.findall(r'<span class="frame own">(.*?)</span>', page, re.S)
+    lib = re.findall(r'<span class="frame lib">(.*?)</span>', page, re.S)
+    assert [html.unescape(f).split('"')[1] for f in own] == ["/p/app.py", "/p/web/views.py"]
+    assert [html.unescape(f).split('"')[1] for f in lib] == ["/usr/lib/python3.11/json/__init__.py",
+                                                            "/p/.venv/lib/python3.11/site-packages/x.py"]
+    assert "x = json.loads(s)" in own[0] and "raise ValueError(&#x27;&lt;b&gt;&#x27;)" in own[1]
+    assert "ValueError: &lt;b&gt;" in page and "<b>" not in page
+    assert '<html lang="en">' in page and 'name="viewport" content="width=device-width' in page
