@@ -50,10 +50,12 @@ class Browsers:
         return self.scripts()
 
     def scripts(self) -> dict[str, str]:
-        """The injected script for a page from a GET (``get``) and from a form POST (``post``)."""
+        """The injected script for a page from a GET (``get``) and from a form POST (``post``); the
+        WebSocket's ``url`` (a page's Content-Security-Policy gets it in ``connect-src``)."""
         if self.server is None:
             return {}
-        return {"get": script(self.server.url, self.run), "post": script(self.server.url, self.run, post=True)}
+        url = self.server.url
+        return {"get": script(url, self.run), "post": script(url, self.run, post=True), "url": url}
 
     def stop(self) -> None:
         if self.server is not None:

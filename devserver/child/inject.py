@@ -9,12 +9,17 @@ Pure functions on bytes and header values (``tornado_hooks`` applies them to Tor
 * ``derive_etag``: the ETag of the body actually sent: the app's ETag and the script, so a browser's
   ``If-None-Match`` from a page with another script (or none) never gets a 304;
 * ``is_navigation``: is this request a browser loading a page (not ``fetch``, not an XHR fragment)?
+* ``extend_csp``: a ``Content-Security-Policy`` header that forbids inline scripts lets tdev's script
+  run by its hash (deterministic, unlike a nonce, so the ETag stays valid) and lets it connect to its
+  WebSocket URL, nothing more; ``meta_csp``: a policy in a ``<meta>`` tag, which tdev does not edit.
 
 Standard library only: it runs in the app process.
 """
 
+import base64
 import hashlib
 import html
+import re
 from typing import Optional
 
 BODY_END = b"</body>"
@@ -59,3 +64,51 @@ def derive_etag(etag: str, snippet: bytes) -> str:
     if etag.endswith('"') and len(etag) >= 2:
         return f'{etag[:-1]}-tdev{tag}"'
     return f'"{etag}-tdev{tag}"'
+
+
+_INLINE_MARKS = ("'nonce-", "'sha256-", "'sha384-", "'sha512-", "'strict-dynamic'")
+
+
+def script_hash(snippet: str) -> str:
+    """The CSP hash source of the snippet's inline script (``'sha256-...'``)."""
+    body = snippet[len("<script>"):-len("</script>")] if snippet.startswith("<script>") else snippet
+    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def _allows_inline(sources: "list[str]") -> bool:
+    lowered = [s.lower() for s in sources]
+    return "'unsafe-inline'" in lowered and not any(s.startswith(_INLINE_MARKS) for s in lowered)
+
+
+def _add_source(sources: "list[str]", source: str) -> "list[str]":
+    return [s for s in sources if s.lower() != "'none'"] + [source]
+
+
+def extend_csp(header: str, snippet: str, ws_url: str) -> str:
+    """A ``Content-Security-Policy`` value that also lets tdev's own script run (its hash: this exact
+    script, nothing else) and connect to its WebSocket (this URL, nothing else).  Directives that
+    already allow it are left alone; where only ``default-src`` governs, an explicit ``script-src`` /
+    ``connect-src`` with ``default-src``'s sources is added, so nothing else changes."""
+    policies = []
+    for policy in header.split(","):
+        directives = [d.split() for d in policy.split(";") if d.strip()]
+        names = [d[0].lower() for d in directives]
+        default = directives[names.index("default-src")][1:] if "default-src" in names else None
+        origin = "/".join(ws_url.split("/")[:3])  # ws://127.0.0.1:PORT
+        for name, source, inline in (("script-src", script_hash(snippet), True), ("connect-src", origin, False)):
+            targets = [d for d in directives if d[0].lower() == name or (inline and d[0].lower() == "script-src-elem")]
+            if not targets and default is not None and not (inline and _allows_inline(default)):
+                directives.append([name, *default])
+                targets = [directives[-1]]
+            for directive in targets:
+                sources = directive[1:]
+                if inline and _allows_inline(sources):
+                    continue
+                directive[1:] = _add_source(sources, source)
+        policies.append("; ".join(" ".join(d) for d in directives))
+    return ", ".join(policies)
+
+
+def meta_csp(body: bytes) -> bool:
+    """Does the page set a policy in a ``<meta http-equiv="Content-Security-Policy">`` (not editable here)?"""
+    return re.search(rb"<meta[^>]+http-equiv\s*=\s*[\"']?content-security-policy[\"'\s>]", body, re.I) is not None

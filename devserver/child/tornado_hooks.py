@@ -431,6 +431,24 @@ def _report_assets(settings: "dict[str, Any]") -> None:
 
 _transform_class: "Any" = None
 NO_BODY = (204, 304)
+CSP = "Content-Security-Policy"
+_meta_csp_said = False
+
+
+def _allow_script(headers: "Any", snippet: bytes, body: bytes, path: str) -> None:
+    """The page's Content-Security-Policy headers let tdev's script run and connect (``inject.extend_csp``);
+    a policy in a ``<meta>`` tag is said once, with the page it is on."""
+    global _meta_csp_said
+    policies = headers.get_list(CSP)
+    if policies:
+        script, url = snippet.decode("utf-8"), _livereload_scripts.get("url", "")
+        del headers[CSP]
+        for policy in policies:
+            headers.add(CSP, inject.extend_csp(policy, script, url))
+    if not _meta_csp_said and _channel is not None and inject.meta_csp(body):
+        _meta_csp_said = True
+        _channel.send(msg.INFO, msg=f"live reload may not work on {path}: its Content-Security-Policy is in a <meta> "
+                                    "tag, which tdev does not change (sent as a header, tdev adds its script's hash)")
 
 
 def _live_reload_transform(web: "Any") -> "Any":
@@ -463,6 +481,7 @@ def _live_reload_transform(web: "Any") -> "Any":
                 chunk = body
                 if "Content-Length" in headers:
                     headers["Content-Length"] = str(len(chunk))
+                _allow_script(headers, snippet, chunk, self._request.path)
             return status_code, headers, chunk
 
         def transform_chunk(self, chunk: bytes, finishing: bool) -> bytes:

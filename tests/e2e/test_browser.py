@@ -251,3 +251,38 @@ def test_the_error_page_is_readable_on_a_phone(tdev, tmp_path, port, browser):
             assert await page.evaluate("performance.getEntriesByType('resource').map(function (e) { return e.name; })") == []
 
     asyncio.run(scenario())
+
+
+CSP_APP = """
+    import asyncio, sys
+    import tornado.web
+    import version
+
+    class Strict(tornado.web.RequestHandler):
+        def get(self):
+            self.set_header("Content-Security-Policy", "default-src 'self'")
+            self.write(f'<html><body><p id="v">{version.VERSION}</p><script>window.mine = 1</script></body></html>')
+
+    async def main():
+        tornado.web.Application([(r"/", Strict)]).listen(int(sys.argv[1]), "127.0.0.1")
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+"""
+
+
+def test_live_reload_works_on_a_page_whose_policy_forbids_inline_scripts(tdev, tmp_path, port, browser):
+    write(tmp_path / "app.py", CSP_APP)
+    write(tmp_path / "version.py", 'VERSION = "v1"\n')
+    tdev(["run", "app.py", str(port)], cwd=tmp_path)
+    wait_for_body(port, "v1")
+
+    async def scenario():
+        async with Page(browser, f"http://127.0.0.1:{port}/") as page:
+            await page.wait_for(TEXT, "v1")
+            await page.wait_for("window.__tdevLiveReload", 1)
+            assert await page.evaluate("window.mine") is None  # the page's own inline script: still blocked
+            write(tmp_path / "version.py", 'VERSION = "v2"\n')
+            await page.wait_for(TEXT, "v2")
+
+    asyncio.run(scenario())

@@ -31,9 +31,20 @@ APP = """
         def get(self):
             self.write("Hello, world")
 
+    class Csp(tornado.web.RequestHandler):
+        def get(self):
+            self.set_header("Content-Security-Policy", "default-src 'self'; img-src *")
+            self.write("<html><body>csp</body></html>")
+
+    class MetaCsp(tornado.web.RequestHandler):
+        def get(self):
+            self.write('<html><head><meta http-equiv="Content-Security-Policy" content="script-src none">'
+                       '</head><body>meta</body></html>')
+
     def make(debug):
         return tornado.web.Application(
-            [(r"/", Page), (r"/boom", Boom), (r"/broken", BrokenTemplate), (r"/hello", Hello)],
+            [(r"/", Page), (r"/boom", Boom), (r"/broken", BrokenTemplate), (r"/hello", Hello), (r"/csp", Csp),
+             (r"/meta", MetaCsp)],
             debug=debug, template_path=os.path.join(HERE, "templates"), static_path=os.path.join(HERE, "static"))
 
     async def main():
@@ -129,3 +140,23 @@ def test_every_html_response_gets_the_script_whatever_its_status(tdev, tmp_path,
     # A fetch() of a fragment without </body> is left alone; a page with one gets the script.
     assert call(port, "GET", "/hello", FETCH)[2] == b"Hello, world"
     assert call(port, "GET", "/missing", FETCH)[2].count(SCRIPT) == 1
+
+
+def test_a_content_security_policy_lets_tdevs_script_run_and_nothing_else(tdev, tmp_path, port):
+    import base64
+    import hashlib
+    import re
+
+    make_app(tmp_path)
+    t = start(tdev, tmp_path, port, free_port())
+    status, headers, body = call(port, "GET", "/csp", NAVIGATE)
+    script = re.search(rb"<script>(.*?)</script>", body, re.S).group(1)
+    ws = re.search(rb'var url="(ws://127\.0\.0\.1:\d+)/', body).group(1).decode()
+    digest = base64.b64encode(hashlib.sha256(script).digest()).decode()
+    assert headers["content-security-policy"] == (
+        f"default-src 'self'; img-src *; script-src 'self' 'sha256-{digest}'; connect-src 'self' {ws}")
+    # A policy in a <meta> tag is not changed: tdev says so, once, naming the page.
+    for _ in range(2):
+        assert call(port, "GET", "/meta", NAVIGATE)[2].count(SCRIPT) == 1
+    t.wait_for(r"live reload may not work on /meta: its Content-Security-Policy is in a <meta> tag")
+    assert t.count(r"Content-Security-Policy is in a <meta> tag", "err") + t.count(r"<meta> tag", "out") == 1
