@@ -33,7 +33,8 @@ class AppSession:
     """A started app process: its channel read on ``loop``, its messages routed by ``handlers``.
 
     ``on_exit(session)`` runs on the loop once the process exited and its last messages were handled.
-    ``on_bind(reply, released)`` (optional) sees each answer to a bind request before it is sent.
+    ``on_bind(reply, released)`` (optional) sees each answer to a bind request before it is sent (and may
+    add to it: the live-reload scripts).
     """
 
     def __init__(self, child: Child, loop: asyncio.AbstractEventLoop, sockets: HeldSockets,

@@ -241,6 +241,7 @@ def test_the_error_page_is_readable_on_a_phone(tdev, tmp_path, port, browser):
             own = "getComputedStyle(document.querySelector('.frame.own'))"
             lib = "getComputedStyle(document.querySelector('.frame.lib'))"
             assert await page.evaluate(f"{own}.fontWeight") == "700"
+            assert await page.evaluate(f"{own}.backgroundColor") == "rgb(255, 244, 194)"
             assert await page.evaluate(f"{lib}.color") == "rgb(118, 118, 118)"
             frames = "Array.from(document.querySelectorAll('.frame.%s')).map(function (e) { return e.textContent; })"
             assert all("/json/" in f for f in await page.evaluate(frames % "lib"))

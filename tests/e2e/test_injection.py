@@ -55,6 +55,7 @@ APP = """
     asyncio.run(main())
 """
 SCRIPT = b"window.__tdevLiveReload=1"
+BIG = 4 * 1024 * 1024 + 1  # a static .html file just over the 4 MiB tdev buffers to inject into
 NAVIGATE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Sec-Fetch-Dest": "document"}
 FETCH = {"Accept": "*/*", "Sec-Fetch-Dest": "empty"}
 
@@ -66,6 +67,7 @@ def make_app(root):
     write(root / "templates" / "broken.html", "<html><body>{% if %}</body></html>\n")
     write(root / "static" / "page.html", "<!DOCTYPE html><html><body><p>static page</p></body></html>\n")
     write(root / "static" / "data.txt", "plain </body> text\n")
+    write(root / "static" / "big.html", "<html><body>" + "x" * (BIG - 27) + "</body></html>\n")
 
 
 def call(port, method="GET", path="/", headers=None):
@@ -105,6 +107,9 @@ def test_the_etag_describes_the_body_sent_and_head_agrees_with_get(tdev, tmp_pat
         assert status == 200 and head_body == b"", path
         assert int(head["content-length"]) == len(body), (path, head["content-length"], len(body))
         assert head["etag"] == etag
+    # Static .html files over 4 MiB are streamed as they are.
+    status, headers, body = call(port, "GET", "/static/big.html", NAVIGATE)
+    assert status == 200 and SCRIPT not in body and len(body) == int(headers["content-length"]) == BIG
     # Static files that are not HTML are sent as they are.
     status, headers, body = call(port, "GET", "/static/data.txt", NAVIGATE)
     assert body == b"plain </body> text\n" and int(headers["content-length"]) == len(body)

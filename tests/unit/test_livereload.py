@@ -20,3 +20,5 @@ def test_a_post_result_is_reloaded_with_a_get_never_by_resending_the_form():
     # Another run of tdev in the server's hello reloads the page; the same run does not.
     assert "if(m.type==='hello'){wait=1000;if(m.run!==run)go();}" in get
     assert 'run="run1"' in get
+    # Reconnecting: after 1 s, then twice as long each time, up to every 5 s.
+    assert "wait=1000;" in get and "setTimeout(connect,wait);wait=Math.min(wait*2,5000);" in get
