@@ -1,8 +1,11 @@
 """Browser live reload: a WebSocket on loopback that tells open pages to reload.
 
 The app process injects a small script into its HTML pages (see
-``child/tornado_hooks.py``); the script connects here.  After each successful
-restart the supervisor sends ``{"type": "reload"}``; when only stylesheets
+``child/tornado_hooks.py``); the script connects here, on a port derived from
+the app's (``port_for``), and is first told which run of tdev this is
+(``{"type": "hello", "run": ...}``): a page from another run reloads.  After
+each successful restart, and when a failed one left the error page answering,
+the supervisor sends ``{"type": "reload"}``; when only stylesheets
 changed and the app reads its assets live (``debug=True``), it sends
 ``{"type": "css"}`` and pages swap their stylesheets without a reload.
 Only local requests (``locality.is_local_request``: ``Host`` names a loopback

@@ -447,6 +447,7 @@ def _allow_script(headers: "Any", snippet: bytes, body: bytes, path: str) -> Non
             headers.add(CSP, inject.extend_csp(policy, script, url))
     if not _meta_csp_said and _channel is not None and inject.meta_csp(body):
         _meta_csp_said = True
+        path = "".join(c if c.isprintable() else "?" for c in path[:200])
         _channel.send(msg.INFO, msg=f"live reload may not work on {path}: its Content-Security-Policy is in a <meta> "
                                     "tag, which tdev does not change (sent as a header, tdev adds its script's hash)")
 
