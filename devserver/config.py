@@ -45,6 +45,7 @@ class RunConfig:
     max_open_files: int = DEFAULT_MAX_OPEN_FILES
     warm: bool = default("warm")  # warm restarts: a standby process with the app's libraries already imported
     config_file: str | None = None  # the pyproject.toml that contributed settings
+    hints: list[str] = field(default_factory=list)  # lines about the command line to show before starting
     check: CheckOptions = field(default_factory=CheckOptions)
 
     def child_options(self) -> dict[str, Any]:

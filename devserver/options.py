@@ -234,6 +234,7 @@ class Option:
     default_text: str = ""  # how --help shows the default, when not just the value
     env: str = ""  # an environment variable that switches it on
     app_only: bool = False  # only for MODULE:ATTR targets
+    tdev_only: bool = False  # an option an app would not define: a hint when typed after a script target
 
     def help_for(self, command: str, text: Help = "") -> str:
         text = text or self.help
@@ -298,20 +299,22 @@ OPTIONS: tuple[Option, ...] = (
     # watching
     Option("watch", BOTH, {RUN: _WATCH, CHECK: "also compile the Python files under this directory"},
            names=("--watch",), metavar="PATH", key="watch", convert=existing_path, repeatable=True, items="paths",
-           default=()),
+           default=(), tdev_only=True),
     Option("include", (RUN,), "also watch matching files in the project tree, e.g. '*.toml'", names=("--include",),
-           metavar="GLOB", key="include", convert=string("a glob"), repeatable=True, items="globs", default=()),
+           metavar="GLOB", key="include", convert=string("a glob"), repeatable=True, items="globs",
+           default=(), tdev_only=True),
     Option("ignore", BOTH, {RUN: _IGNORE, CHECK: "do not compile matching paths"}, names=("--ignore",),
-           metavar="GLOB", key="ignore", convert=string("a glob"), repeatable=True, items="globs", default=()),
+           metavar="GLOB", key="ignore", convert=string("a glob"), repeatable=True, items="globs",
+           default=(), tdev_only=True),
     Option("poll", (RUN,), "poll the file system instead of native events", switches=(Switch(("--poll",), True),),
-           key="poll", convert=boolean, default=False, env="TDEV_POLL"),
+           key="poll", convert=boolean, default=False, env="TDEV_POLL", tdev_only=True),
     Option("debounce_ms", (RUN,), "quiet time that ends a burst of changes", names=("--debounce",), metavar="MS",
            key="debounce", default=10,
-           convert=Number(int, "milliseconds", 0, 10000)),
+           convert=Number(int, "milliseconds", 0, 10000), tdev_only=True),
     # the app process
     Option("grace", BOTH, "how long the app may take to stop before it is killed", names=("--grace",),
            metavar="SECONDS", key="grace", default=5.0,
-           convert=Number(float, "seconds", 0, 3600)),
+           convert=Number(float, "seconds", 0, 3600), tdev_only=True),
     Option("reload", (RUN,), "restart the app when its files change",
            switches=(Switch(("--no-reload",), False, "run the app once, exactly as plain python would"),),
            default=True),

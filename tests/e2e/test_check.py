@@ -207,3 +207,11 @@ def test_python_m_devserver_check(tmp_path, port):
     r = subprocess.run([PYTHON, "-m", "devserver", "check", "-q", "app.py"], cwd=tmp_path, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0 and r.stdout == "", r.stdout + r.stderr
+
+
+def test_options_after_the_target_are_checks_and_the_apps_follow_double_dash(tmp_path, port):
+    make_app_dir(tmp_path, port, extra="\n    print('app argv:', sys.argv[1:], flush=True)\n")
+    r = run_check(["app.py", "--path", "/does-not-exist", "--expect", "200", "--", "--flag", "x"], tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "GET /does-not-exist  404 Not Found" in r.stdout and "GET / " not in r.stdout
+    assert "app argv: ['--flag', 'x']" in r.stdout

@@ -33,6 +33,8 @@ BAD_INPUT = [
     pytest.param(["run", "--debounce", "abc", "app.py"], "--debounce 'abc'", id="debounce-not-a-number"),
     pytest.param(["run", "--watch", "/does/not/exist", "app.py"], "/does/not/exist", id="watch-missing-path"),
     pytest.param(["frobnicate"], "frobnicate", id="unknown-command"),
+    pytest.param(["check", "app.py", "8000"], "tdev check app.py -- 8000", id="check-app-argument-without-dashes"),
+    pytest.param(["run", "somedir:app", "8000"], "after '--'", id="app-target-argument-without-dashes"),
 ]
 
 
@@ -138,10 +140,13 @@ def test_verbose_shows_the_watch_set(tdev, hello_app, port):
 
 
 def test_normal_output_does_not_show_the_watch_set(tdev, hello_app, port):
-    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+    # "--poll" after the script is the app's (python's rule): tdev says so in one line and does not poll
+    t = tdev(["run", "app.py", str(port), "--poll"], cwd=hello_app)
     wait_for_body(port, "v1")
     t.wait_for(r"app listening")
-    t.wait_for(r"watching \d+ files? and")  # the one-line summary, shown about 1 s after start
+    summary = t.wait_for(r"watching \d+ files? and")  # the one-line summary, shown about 1 s after start
+    assert "polling" not in summary, summary
+    assert t.count(r"^\[tdev\] hint: --poll after app\.py goes to the app.*tdev run --poll app\.py \.\.\.$") == 1
     project = re.escape(os.path.realpath(hello_app))
     assert t.count(rf"recursive.*{project}$") == 0, t.err
 
