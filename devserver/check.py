@@ -266,7 +266,8 @@ async def start_and_ask(config: RunConfig, result: CheckResult) -> None:
         if bad and result.failure is None:
             first = bad[0]
             what = first.error or f"{first.status} {first.reason}".strip()
-            result.failure = f"GET {first.path}: {what}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            result.failure = f"GET {first.path}: {what}{more}" + _how_to_accept(first, check.expect, len(check.paths))
         if app.exited.done() and result.failure is None:
             result.failure = f"the app exited while it was checked (code {app.exited.result()})"
     finally:
@@ -320,9 +321,21 @@ def _describe_request_error(exc: BaseException, timeout: float) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _how_to_accept(outcome: PathResult, expect: "list[str]", paths: int) -> str:
+    """After an unexpected status: what was expected, and how to accept it too (the statuses that
+    passed before stay accepted when other paths are checked)."""
+    if outcome.status is None:
+        return ""
+    accepted = expect or ["2xx", "3xx"]
+    statuses = [*accepted, str(outcome.status)] if paths > 1 else [str(outcome.status)]
+    flags = " ".join(f"--expect {status}" for status in statuses)
+    key = ", ".join(f'"{status}"' for status in statuses)
+    return f" — expected {' or '.join(accepted)}; to accept it: {flags} (or expect = [{key}] in [tool.tdev.check])"
+
+
 def _expected(status: int, expect: "list[str]") -> bool:
     if not expect:
-        return status < 500
+        return 200 <= status < 400
     code = str(status)
     return any(e == code or (e.endswith("xx") and e[0] == code[0]) for e in expect)
 

@@ -22,7 +22,7 @@ DEFAULT_MAX_OPEN_FILES: int = default("max_open_files")  # Tornado's deployment 
 @dataclass
 class CheckOptions:
     paths: list[str] = field(default_factory=lambda: default("paths"))
-    expect: list[str] = field(default_factory=lambda: default("expect"))  # "200", "2xx"; empty: anything below 500
+    expect: list[str] = field(default_factory=lambda: default("expect"))  # "200", "2xx"; empty: 2xx and 3xx
     timeout: float = default("timeout")
     json: bool = default("json")
 

@@ -290,7 +290,7 @@ OPTIONS: tuple[Option, ...] = (
            key="paths", convert=url_path, repeatable=True, items="URL paths", default=("/",)),
     Option("expect", (CHECK,), "what counts as success, e.g. 200 or 2xx", group=CHECK_OPTIONS, names=("--expect",),
            metavar="STATUS", key="expect", convert=status, repeatable=True, items="status codes",
-           nonempty="expected at least one status code", default=(), default_text="any status below 500"),
+           nonempty="expected at least one status code", default=(), default_text="2xx and 3xx"),
     Option("timeout", (CHECK,), "how long the app may take to listen, and each request to answer",
            group=CHECK_OPTIONS, names=("--timeout",), metavar="SECONDS", key="timeout",
            convert=Number(float, "seconds", 0, 3600, above=True), default=20.0),

@@ -110,12 +110,19 @@ def test_server_error_fails_and_expect_tightens(tmp_path, port):
     r = run_check(["--path", "/", "--path", "/broken", "app.py"], tmp_path)
     assert r.returncode == 1
     assert "GET /broken  500 Internal Server Error" in r.stdout
-    assert "tdev check failed: GET /broken: 500" in r.stdout
-    # A 404 is fine by default (< 500), not when 2xx is expected.
-    assert run_check(["--path", "/nope", "app.py"], tmp_path).returncode == 0
+    assert ("tdev check failed: GET /broken: 500 Internal Server Error — expected 2xx or 3xx; to accept it: "
+            '--expect 2xx --expect 3xx --expect 500 (or expect = ["2xx", "3xx", "500"] in [tool.tdev.check])'
+            in r.stdout)
+    # A 404 fails by default (only 2xx and 3xx pass): a smoke test of a missing page tests nothing.
+    missing = run_check(["--path", "/nope", "app.py"], tmp_path)
+    assert missing.returncode == 1 and "GET /nope  404 Not Found" in missing.stdout
+    assert ('tdev check failed: GET /nope: 404 Not Found — expected 2xx or 3xx; to accept it: --expect 404 '
+            '(or expect = ["404"] in [tool.tdev.check])' in missing.stdout)
     strict = run_check(["--path", "/nope", "--expect", "2xx", "app.py"], tmp_path)
-    assert strict.returncode == 1 and "404 Not Found" in strict.stdout
+    assert strict.returncode == 1 and "404 Not Found — expected 2xx;" in strict.stdout
     assert run_check(["--path", "/nope", "--expect", "404", "app.py"], tmp_path).returncode == 0
+    write(tmp_path / "pyproject.toml", '[tool.tdev.check]\nexpect = ["404"]\n')
+    assert run_check(["app.py", "--path", "/nope"], tmp_path).returncode == 0
 
 
 def test_app_that_never_listens_fails_after_the_timeout(tmp_path):
