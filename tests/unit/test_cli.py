@@ -14,6 +14,9 @@ def app(tmp_path, monkeypatch):
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("raise RuntimeError('package code must not run')\n")
     (tmp_path / "pkg" / "server.py").write_text("")
+    for name in ("demo/demo.py", "tool/__init__.py", "tool/__main__.py"):  # directories named as targets
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("")
     return tmp_path
 
 
@@ -68,6 +71,8 @@ def test_help_returns_none(app, capsys):
         ([], "missing TARGET"),
         (["missing.py"], "missing.py"),
         (["pkg"], "is a directory"),
+        (["demo"], "demo is a directory, not a script (did you mean demo/demo.py?)"),
+        (["tool"], "tool is a directory, not a script (did you mean -m tool?)"),
         (["-m"], "-m needs a module name"),
         (["-m", "nosuchmodule_xyz"], "nosuchmodule_xyz"),
         (["-m", "pkg.nosuch"], "pkg.nosuch"),
@@ -112,7 +117,10 @@ def test_app_target_defaults(app):
         (["pkg.server:"], "module:attr"),
         (["a b:c"], "module:attr"),
         (["nosuch_mod_xyz:app"], "no module named 'nosuch_mod_xyz'"),
-        (["app"], "-m app"),  # a module typed as a script
+        (["app"], "no such file: app (did you mean app.py?)"),  # a bare name with a .py file beside it
+        (["pkg.server"], "-m pkg.server"),  # a module typed as a script
+        (["pkg/server.py:make_app"], "(e.g. pkg.server:make_app)"),  # the dotted path from the cwd
+        (["./pkg/server.py:make_app"], "(e.g. pkg.server:make_app)"),
         (["--port", "80", "app.py"], "MODULE:ATTR"),
         (["--debug", "-m", "pkg.server"], "MODULE:ATTR"),
         (["--port", "70000", "pkg.server:app"], "70000"),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from devserver.cli import _spellings, parse_check, parse_run
+from devserver.config import UsageError
 from devserver.options import CHECK, RUN
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -36,12 +37,18 @@ def readme_commands() -> "list[list[str]]":
 
 COMMANDS = readme_commands()
 
+# Commands the README shows as mistakes, and the hint it promises for each.
+MISTAKES = {
+    "run helloworld": "no such file: helloworld (did you mean helloworld.py?)",
+    "run thumbor/server.py:main": "(e.g. thumbor.server:main)",
+}
+
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """The files the README's examples name, and a [tool.tdev] target for the commands without one."""
     monkeypatch.chdir(tmp_path)
-    for name in ("app.py", "server.py", "web/__init__.py", "web/app.py", "examples/hello/app.py"):
+    for name in ("app.py", "server.py", "web/__init__.py", "web/app.py", "examples/hello/app.py", "helloworld.py"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("")
     (tmp_path / "config").mkdir()
@@ -60,6 +67,10 @@ def test_the_readme_shows_commands_of_each_kind():
 @pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
 def test_readme_command_puts_options_where_they_work(project, argv):
     command, rest = argv[0], argv[1:]
+    if " ".join(argv) in MISTAKES:
+        with pytest.raises(UsageError, match=re.escape(MISTAKES[" ".join(argv)])):
+            (parse_run if command == RUN else parse_check)(rest, environ={})
+        return
     config = (parse_run if command == RUN else parse_check)(rest, environ={})
     assert config is not None
     target = config.target
@@ -77,6 +88,14 @@ def test_readme_command_puts_options_where_they_work(project, argv):
 def _parsed(line: str):
     argv = shlex.split(line)
     return (parse_run if argv[0] == RUN else parse_check)(argv[1:], environ={})
+
+
+def test_the_readmes_mistakes_get_the_hints_it_promises(project):
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    for command, hint in MISTAKES.items():
+        assert f"`tdev {command}`" in text
+        with pytest.raises(UsageError, match=re.escape(hint)):
+            _parsed(command)
 
 
 def test_readme_examples_mean_what_the_readme_says(project):
