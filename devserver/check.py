@@ -218,7 +218,7 @@ async def start_and_ask(config: RunConfig, result: CheckResult) -> None:
     check = config.check
     app = AppRun(config, result)
     note = raise_open_files_limit(config.max_open_files)
-    if note:
+    if note and config.open_files_note_wanted():
         result.notes.append(note)
     started = time.monotonic()
     try:

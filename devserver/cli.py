@@ -146,6 +146,8 @@ def parse(
         target=target,
         config_file=project.path if project else None,
         hints=hints,
+        requested={option.dest for option in of_group(CONFIG)
+                   if option.dest in given or option.dest in settings[CONFIG]},
         check=CheckOptions(**{option.dest: value(option) for option in of_group(CHECK_OPTIONS)}),
         **{option.dest: value(option) for option in of_group(CONFIG)},
     )

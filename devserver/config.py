@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devserver.options import UsageError, default
+from devserver.output import VERBOSE
 from devserver.target import Target
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_MAX_OPEN_FILES", "DEFAULT_PORT", "CheckOptions", "RunConfig", "UsageError"]
@@ -46,6 +47,11 @@ class RunConfig:
     warm: bool = default("warm")  # warm restarts: a standby process with the app's libraries already imported
     config_file: str | None = None  # the pyproject.toml that contributed settings
     hints: list[str] = field(default_factory=list)  # lines about the command line to show before starting
+    requested: set[str] = field(default_factory=set)  # the fields set on the command line or in [tool.tdev]
+
+    def open_files_note_wanted(self) -> bool:
+        """Say that the open-files limit fell short only when the user asked for one, or under -v."""
+        return "max_open_files" in self.requested or self.verbosity >= VERBOSE
     check: CheckOptions = field(default_factory=CheckOptions)
 
     def child_options(self) -> dict[str, Any]:

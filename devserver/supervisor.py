@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 from devserver import __version__
 from devserver import channel as msg
+from devserver import watchset
 from devserver.browsers import Browsers
 from devserver.burst import Burst, describe_changes
 from devserver.config import RunConfig
@@ -77,6 +78,7 @@ class Supervisor:
         self._listening: list[str] | None = None
         self._summary_shown = False
         self._change_seen_at: float | None = None
+        self._announced: set[str] = set()  # the changes already said ("... changed — restarting")
         self.sockets = HeldSockets()
         self.error_server = ErrorServer()
         self.browsers = Browsers(config.debounce_ms / 1000.0, self.loop.call_later, output)
@@ -104,6 +106,7 @@ class Supervisor:
         standbys = self.standbys
         return {
             Action.RECORD_CHANGE: self._record_change,
+            Action.SAY_CHANGED: self._say_changed,
             Action.STOP_APP: lambda _: self._stop_app(),
             Action.KILL_APP: lambda _: self._kill_app(),
             Action.PRESTART: lambda _: standbys.prestart(),
@@ -144,7 +147,7 @@ class Supervisor:
         if self.config.config_file:
             self.out.debug(f"settings from {self.config.config_file}")
         limit_note = raise_open_files_limit(self.config.max_open_files)
-        if limit_note:
+        if limit_note and self.config.open_files_note_wanted():
             self.out.info(limit_note)
         if self.config.livereload:
             url = self.browsers.start()
@@ -246,6 +249,8 @@ class Supervisor:
         if not self._summary_shown:
             self._summary_shown = True
             self.out.info(self.watcher.summary())
+            if self.filter.files:
+                self.out.debug(watchset.describe(self.filter.files, "the watch set holds"))
 
     # -- an address another process holds ------------------------------------------------
     def _exit_event(self, session: AppSession) -> Event:
@@ -335,6 +340,12 @@ class Supervisor:
         live = self.browsers.on and all(self.filter.is_live_asset(p) for p in paths)
         self._feed(Event.LIVE_CHANGE if live else Event.CHANGE, paths)
 
+    def _say_changed(self, paths: list[str]) -> None:
+        """The first change of a burst, said before the old app is told to stop (what it prints while
+        stopping comes after); what changes later in the burst is said when the new app starts."""
+        self._announced = set(paths)
+        self.out.change(f"{describe_changes(list(paths))} — restarting")
+
     def _record_change(self, paths: list[str]) -> None:
         now = time.monotonic()
         if self._change_seen_at is None:
@@ -373,7 +384,10 @@ class Supervisor:
             self.watcher.refresh()
         else:
             self.watcher.recheck()
-        self.out.change(f"{describe_changes(changed)} — restarting")
+        announced, self._announced = self._announced, set()
+        more = [path for path in changed if path not in announced]
+        if more:
+            self.out.change(f"{describe_changes(more)} too")
         if len(changed) > 3:
             self.out.debug("changed: " + ", ".join(display_path(p) for p in changed))
         self.browsers.restarting()

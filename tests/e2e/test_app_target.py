@@ -133,7 +133,9 @@ def _launcher():
 @pytest.mark.parametrize(
     "option, expected, note",
     [
-        ([], [4096, 4096], "open-files limit for the app: 4096 (the hard limit), not 50000"),
+        ([], [4096, 4096], None),  # the default is raised as far as it goes, without a word
+        (["-v"], [4096, 4096], "open-files limit for the app: 4096 (the hard limit), not 50000"),
+        (["--max-open-files", "10000"], [4096, 4096], "open-files limit for the app: 4096 (the hard limit), not 10000"),
         (["--max-open-files", "1000"], [1000, 4096], None),
         (["--max-open-files", "100"], [256, 4096], None),  # never lowered
     ],

@@ -301,3 +301,13 @@ def test_script_and_module_targets_keep_pythons_rule_with_one_hint(app):
     c = parse_run(["-m", "pkg.server", "--grace", "1"], environ={})
     assert c.hints == ["hint: --grace after -m pkg.server goes to the app, as with python; "
                        "tdev's own options go before the target: tdev run --grace 1 -m pkg.server ..."]
+
+
+def test_requested_settings_are_the_typed_and_the_configured_ones(app):
+    assert "max_open_files" not in parse_run(["app.py"], environ={}).requested
+    c = parse_run(["--max-open-files", "100", "app.py"], environ={})
+    assert "max_open_files" in c.requested and c.open_files_note_wanted()
+    assert parse_run(["-v", "app.py"], environ={}).open_files_note_wanted()
+    assert not parse_run(["app.py"], environ={}).open_files_note_wanted()
+    _pyproject(app, "[tool.tdev]\nmax-open-files = 4096\n")
+    assert parse_run(["app.py"], environ={}).open_files_note_wanted()

@@ -184,7 +184,7 @@ def test_every_field_is_set_by_one_option():
     def dests(group):
         return sorted(option.dest for option in OPTIONS if option.group == group)
 
-    run_fields = {f.name for f in dataclasses.fields(RunConfig)} - {"target", "config_file", "check", "hints"}
+    run_fields = {f.name for f in dataclasses.fields(RunConfig)} - {"target", "config_file", "check", "hints", "requested"}
     assert dests(CONFIG) == sorted(run_fields)
     assert dests(CHECK_OPTIONS) == sorted(f.name for f in dataclasses.fields(CheckOptions))
     assert dests(TARGET) == ["args", "target", "target"]  # target and module both set the target
