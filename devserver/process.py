@@ -120,27 +120,30 @@ class Child:
         return f"exited with code {code}"
 
 
-def spawn(target: Target, options: "dict | None" = None, stdout=None) -> Child:
-    """Start the app under the child bootstrap, with an inherited channel and ``options`` (JSON).
+CHILD_ENV = "TDEV_CHILD"  # what the app process needs from tdev (JSON); the bootstrap takes it out of os.environ
 
+
+def spawn(target: Target, options: "dict | None" = None, stdout=None) -> Child:
+    """Start the app under the child bootstrap, with an inherited channel and ``options``.
+
+    Its command line is ``python [flags] BOOTSTRAP`` and then the user's own (``app.py ARGS``,
+    ``-m MODULE ARGS``), which the bootstrap shows in ``ps`` without its own path; what tdev tells it
+    (the channel's descriptor, the options, the target) travels in the environment, not in argv.
     ``stdout``: where the app's standard output goes (default: tdev's own)."""
     started_wall = time.time()
     parent_sock, child_sock = socket.socketpair()
     parent_sock.set_inheritable(False)
-    command = [
-        sys.executable,
-        *interpreter_flags(),
-        BOOTSTRAP,
-        str(child_sock.fileno()),
-        json.dumps(options or {}, separators=(",", ":")),
-        target.kind,
-        target.value,
-        *target.args,
-    ]
+    env = child_environment()
+    env[CHILD_ENV] = json.dumps(
+        {"fd": child_sock.fileno(), "options": options or {}, "mode": target.kind, "target": target.value,
+         "args": target.args},
+        separators=(",", ":"),
+    )
+    command = [sys.executable, *interpreter_flags(), BOOTSTRAP, *target.shown_argv()]
     try:
         popen = subprocess.Popen(
             command,
-            env=child_environment(),
+            env=env,
             pass_fds=(child_sock.fileno(),),
             start_new_session=True,
             stdout=stdout,

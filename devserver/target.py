@@ -39,6 +39,10 @@ class Target:
             return ["-m", self.value, *self.args]
         raise ValueError("a module:attr target has no plain python command line")
 
+    def shown_argv(self) -> "list[str]":
+        """What ``ps`` shows after ``python [flags]``: the plain command line, or ``module:attr ARGS``."""
+        return [self.value, *self.args] if self.kind == "app" else self.python_argv()
+
     def validate(self) -> None:
         if self.kind == "script":
             _validate_script(self.value)

@@ -40,11 +40,12 @@ _preimport_names: "list[str] | None" = None
 _names_received = threading.Event()
 
 
-def main(argv: "list[str]") -> None:
-    fd, options, mode, target, *args = argv
-    channel = Channel(socket.socket(fileno=int(fd)))
+def main(spec: str) -> None:
+    """``spec``: what tdev sent in ``TDEV_CHILD`` (JSON): the channel's fd, the options, the target."""
+    given = json.loads(spec)
+    mode, target, args, options = given["mode"], given["target"], list(given["args"]), given["options"]
+    channel = Channel(socket.socket(fileno=int(given["fd"])))
     os.set_inheritable(channel.sock.fileno(), False)
-    options = json.loads(options)
     standby = bool(options.get("standby"))
     signal.signal(signal.SIGTERM, _on_sigterm)  # in place before the lifeline can act on a stop
     _start_lifeline(channel, standby)

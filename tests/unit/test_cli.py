@@ -311,3 +311,12 @@ def test_requested_settings_are_the_typed_and_the_configured_ones(app):
     assert not parse_run(["app.py"], environ={}).open_files_note_wanted()
     _pyproject(app, "[tool.tdev]\nmax-open-files = 4096\n")
     assert parse_run(["app.py"], environ={}).open_files_note_wanted()
+
+
+def test_what_ps_shows_after_python_and_its_flags(app):
+    from devserver.target import Target
+
+    assert Target("script", "app.py", ["--port", "1"]).shown_argv() == ["app.py", "--port", "1"]
+    assert Target("script", "-x.py", []).shown_argv() == ["--", "-x.py"]
+    assert Target("module", "pkg.server", ["a"]).shown_argv() == ["-m", "pkg.server", "a"]
+    assert Target("app", "web.app:make_app", ["--x"]).shown_argv() == ["web.app:make_app", "--x"]
