@@ -343,6 +343,8 @@ def _expected(status: int, expect: "list[str]") -> bool:
 # -- 3. the whole check ----------------------------------------------------------------------
 def check(config: RunConfig) -> CheckResult:
     result = CheckResult(target=config.target.label)
+    if not config.interpreter.own:
+        result.notes.append(f"the app runs with {config.interpreter.describe()}")
     compile_project(config, result)
     if result.syntax_errors:
         count = len(result.syntax_errors)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from devserver import __version__
 from devserver.config import CheckOptions, RunConfig, UsageError
+from devserver.interpreter import Interpreter, choose
 from devserver.options import (
     CHECK,
     CHECK_OPTIONS,
@@ -151,11 +152,27 @@ def parse(
         check=CheckOptions(**{option.dest: value(option) for option in of_group(CHECK_OPTIONS)}),
         **{option.dest: value(option) for option in of_group(CONFIG)},
     )
+    config.interpreter = _interpreter(config, given, project, environ, cwd or os.getcwd())
+    target.python = config.interpreter.executable
+    if not config.interpreter.own:
+        target.search_path = config.interpreter.path
     try:
         target.validate()
     except TargetError as exc:
         raise UsageError(str(exc)) from None
     return config
+
+
+def _interpreter(config: RunConfig, given: Given, project: ProjectSettings | None, environ: Mapping[str, str],
+                 cwd: str) -> Interpreter:
+    """The Python that runs the app: --python, [tool.tdev] python, VIRTUAL_ENV, .venv, tdev's own."""
+    if "python" in given:
+        how = given["python"][-1][0]
+    elif project is not None and "python" in project.keys:
+        how = f"{project.path}: {SECTIONS[CONFIG]} {project.keys['python']}"
+    else:
+        how = ""
+    return choose(config.python, how, environ, cwd)
 
 
 def _value(option: Option, given: Given, settings: Mapping[str, Any], environ: Mapping[str, str]) -> Any:

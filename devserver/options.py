@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -162,6 +163,23 @@ def existing_path(value: object, where: Where) -> str:
     if not os.path.exists(full):
         raise where.whole().error(f"no such file or directory: {full}")
     return os.path.realpath(full)
+
+
+def python_path(value: object, where: Where) -> str:
+    """``--python PATH`` / ``[tool.tdev] python``: an interpreter's path (relative paths from the working
+    directory or the pyproject.toml), or a command name found on PATH.  Not resolved through symlinks:
+    a virtualenv's ``bin/python`` is a symlink, and the link is what makes it the virtualenv's."""
+    if not isinstance(value, str) or not value.strip():
+        raise where.bad(value, "expected the path of a Python interpreter")
+    if os.sep not in value and not os.path.exists(os.path.join(where.base, value)):
+        found = shutil.which(value)
+        if found is None:
+            raise where.error(f"no command {value!r} on PATH")
+        return os.path.abspath(found)
+    full = os.path.abspath(os.path.join(where.base, value))
+    if not os.path.isfile(full):
+        raise where.whole().error(f"no such file: {full}")
+    return full
 
 
 def url_path(value: object, where: Where) -> str:
@@ -326,6 +344,9 @@ OPTIONS: tuple[Option, ...] = (
            switches=(Switch(("--no-warm",), False,
                             "always cold-start the app (no standby process with its libraries imported)"),),
            key="warm", convert=boolean, default=True),
+    Option("python", BOTH, "the Python interpreter that runs the app", names=("--python",), metavar="PATH",
+           key="python", convert=python_path, default=None,
+           default_text="$VIRTUAL_ENV, else .venv beside pyproject.toml, else tdev's own"),
     # MODULE:ATTR targets
     Option("host", BOTH, "MODULE:ATTR targets: address to listen on", names=("--host",), metavar="HOST", key="host",
            convert=string("a host name or address"), default="127.0.0.1", app_only=True),

@@ -139,7 +139,7 @@ def spawn(target: Target, options: "dict | None" = None, stdout=None) -> Child:
          "args": target.args},
         separators=(",", ":"),
     )
-    command = [sys.executable, *interpreter_flags(), BOOTSTRAP, *target.shown_argv()]
+    command = [target.python, *interpreter_flags(), BOOTSTRAP, *target.shown_argv()]
     try:
         popen = subprocess.Popen(
             command,
@@ -194,18 +194,30 @@ def raise_open_files_limit(wanted: int) -> "str | None":
     return None
 
 
+# ``python -m devserver.child.app_target`` for an interpreter that does not have tdev installed: the
+# package is imported from where this one lives, and that directory leaves sys.path again (as -m's would).
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(BOOTSTRAP)))
+_APP_TARGET = (
+    f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from devserver.child import app_target; "
+    f"sys.path.remove({_PACKAGE_ROOT!r}); sys.path[:1] = [] if sys.path[:1] == [''] else sys.path[:1]; "
+    "app_target._main(sys.argv[1:])"
+)
+
+
 def exec_plain(config) -> int:
     """``--no-reload``: become ``python [flags] TARGET ARGS`` (exit code and signals are the app's).
 
     A ``module:attr`` target has no plain command line: it runs under tdev's small ``main()``."""
     target = config.target
+    python = target.python
     if target.kind == "app":
-        runner = ["-m", "devserver.child.app_target", config.host, str(config.port), "1" if config.debug else "0"]
-        argv = [sys.executable, *interpreter_flags(), *runner, target.value, *target.args]
+        options = [config.host, str(config.port), "1" if config.debug else "0"]
+        runner = ["-m", "devserver.child.app_target"] if python == sys.executable else ["-c", _APP_TARGET]
+        argv = [python, *interpreter_flags(), *runner, *options, target.value, *target.args]
     else:
-        argv = [sys.executable, *interpreter_flags(), *target.python_argv()]
+        argv = [python, *interpreter_flags(), *target.python_argv()]
     sys.stdout.flush()
     sys.stderr.flush()
     if os.name == "posix":
-        os.execv(sys.executable, argv)
+        os.execv(python, argv)
     return subprocess.call(argv)

@@ -142,7 +142,8 @@ class Supervisor:
         loop = self.loop
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_exit, sig)
-        self.out.info(f"tdev {__version__}: running {self.config.target.label} (restarts on changes, Ctrl-C quits)")
+        self.out.info(f"tdev {__version__}: running {self.config.target.label} with "
+                      f"{self.config.interpreter.describe()} (restarts on changes, Ctrl-C quits)")
         become_subreaper()  # orphans the app leaves come to tdev, which stops them with the app
         if self.config.config_file:
             self.out.debug(f"settings from {self.config.config_file}")
@@ -428,7 +429,12 @@ class Supervisor:
 
 def watch_filter(config: RunConfig, output: Output) -> PathFilter:
     """What to watch: the project's tree (``*.py`` and ``--include``), ``--watch`` paths, the script."""
-    path_filter = PathFilter(ignore=tuple(config.ignore), system=system_dirs(), site=site_dirs(), own=(own_dir(),))
+    interpreter = config.interpreter
+    if interpreter.own:
+        system, site = system_dirs(), site_dirs()
+    else:  # the app's interpreter's library directories, and tdev's own package
+        system, site = (*interpreter.stdlib, *interpreter.site, own_dir()), interpreter.site
+    path_filter = PathFilter(ignore=tuple(config.ignore), system=system, site=site, own=(own_dir(),))
     root = config.target.project_root()
     if os.path.dirname(root) == root:
         output.warn(f"the project directory is {root}: not watching the whole file system, "

@@ -16,6 +16,8 @@ class Target:
     kind: str  # "script", "module" or "app" (a ``module:attr`` Application or factory)
     value: str  # the script path as typed, the module name, or "module:attr"
     args: "list[str]" = field(default_factory=list)
+    python: str = sys.executable  # the interpreter that runs it
+    search_path: "list[str] | None" = None  # that interpreter's sys.path[1:], when it is not tdev's own
 
     @property
     def label(self) -> str:
@@ -47,9 +49,9 @@ class Target:
         if self.kind == "script":
             _validate_script(self.value)
         elif self.kind == "module":
-            _validate_module(self.value)
+            _validate_module(self.value, search_path=self.search_path)
         else:
-            _validate_module(self.value.partition(":")[0], what=self.value)
+            _validate_module(self.value.partition(":")[0], what=self.value, search_path=self.search_path)
 
 
 def _dotted(name: str) -> bool:
@@ -113,19 +115,21 @@ def _validate_script(path: str) -> None:
         raise TargetError(f"cannot read {path}: permission denied")
 
 
-def _validate_module(name: str, what: "str | None" = None) -> None:
+def _validate_module(name: str, what: "str | None" = None, search_path: "list[str] | None" = None) -> None:
     if not name:
         raise TargetError("-m needs a module name")
     if not _dotted(name):
         raise TargetError(f"not a valid module name: {name!r}")
-    if find_module(name) is None:
+    if find_module(name, search_path) is None:
         prefix = f"{what}: " if what else ""
         raise TargetError(f"{prefix}no module named {name!r} (looked in the working directory and sys.path)")
 
 
-def find_module(name: str):
-    """Find ``name``'s spec the way ``python -m`` would, without executing any package code."""
-    search_path = [os.getcwd(), *sys.path[1:]]
+def find_module(name: str, interpreter_path: "list[str] | None" = None):
+    """Find ``name``'s spec the way ``python -m`` would, without executing any package code.
+
+    ``interpreter_path``: the ``sys.path[1:]`` of the interpreter that runs the app, if not tdev's."""
+    search_path = [os.getcwd(), *(sys.path[1:] if interpreter_path is None else interpreter_path)]
     top, *rest = name.split(".")
     saved = sys.path[:]
     sys.path[:] = search_path

@@ -35,6 +35,7 @@ BAD_INPUT = [
     pytest.param(["run", "--debounce", "abc", "app.py"], "--debounce 'abc'", id="debounce-not-a-number"),
     pytest.param(["run", "--watch", "/does/not/exist", "app.py"], "/does/not/exist", id="watch-missing-path"),
     pytest.param(["frobnicate"], "frobnicate", id="unknown-command"),
+    pytest.param(["run", "--python", "/bin/true", "app.py"], "/bin/true is not a Python interpreter", id="not-python"),
     pytest.param(["check", "app.py", "8000"], "tdev check app.py -- 8000", id="check-app-argument-without-dashes"),
     pytest.param(["run", "somedir:app", "8000"], "after '--'", id="app-target-argument-without-dashes"),
 ]
