@@ -35,6 +35,7 @@ from devserver.browsers import Browsers
 from devserver.burst import Burst, describe_changes
 from devserver.config import RunConfig
 from devserver.errorpage import AppError, ErrorServer
+from devserver.keyboard import Keyboard
 from devserver.filters import PathFilter, own_dir, site_dirs, system_dirs
 from devserver.livereload import script as livereload_script
 from devserver.machine import Action, Event, State, transition
@@ -88,6 +89,7 @@ class Supervisor:
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
         self.reports = AppReports(self.watcher, self.filter, output, self._on_changes)
         self.standbys = Standbys(self._spawn, output, self.filter.is_library, None if config.warm else "--no-warm")
+        self.keyboard = Keyboard(self.loop, self._keyboard_restart)
         self._handlers = self._message_handlers()
         self._actions = self._action_handlers()
 
@@ -99,6 +101,7 @@ class Supervisor:
             msg.MODULES: lambda s, m: self._feed_if_current(s, Event.MODULES, m),
             msg.READY: lambda s, m: self._feed(Event.STANDBY_READY, (s, m)),
             msg.STARTED: self._on_started,
+            msg.READING: self._on_reading,
         }
 
     def _action_handlers(self) -> dict[Action, Callable[[Any], None]]:
@@ -142,8 +145,12 @@ class Supervisor:
         loop = self.loop
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_exit, sig)
+        keys = self.keyboard.start()  # on a terminal only: Enter / rs Enter restarts
+        if keys:
+            self._child_options["keyboard"] = True
+        when = "on changes or Enter" if keys else "on changes"
         self.out.info(f"tdev {__version__}: running {self.config.target.label} with "
-                      f"{self.config.interpreter.describe()} (restarts on changes, Ctrl-C quits)")
+                      f"{self.config.interpreter.describe()} (restarts {when}, Ctrl-C quits)")
         become_subreaper()  # orphans the app leaves come to tdev, which stops them with the app
         if self.config.config_file:
             self.out.debug(f"settings from {self.config.config_file}")
@@ -163,6 +170,7 @@ class Supervisor:
         try:
             loop.run_forever()
         finally:
+            self.keyboard.stop()
             self.standbys.discard()
             kill_strays(unreaped_pids())
             self.watcher.stop()
@@ -213,6 +221,7 @@ class Supervisor:
 
     def _on_session_exit(self, session: AppSession) -> None:
         """An app process exited (its last messages handled): the current app, or a standby."""
+        self.keyboard.app_gone(session)
         if session is not self.app:
             self._feed(Event.STANDBY_LOST, session)
             return
@@ -345,7 +354,18 @@ class Supervisor:
         """The first change of a burst, said before the old app is told to stop (what it prints while
         stopping comes after); what changes later in the burst is said when the new app starts."""
         self._announced = set(paths)
-        self.out.change(f"{describe_changes(list(paths))} — restarting")
+        what = describe_changes(list(paths)) if paths else "restart asked for from the keyboard"
+        self.out.change(f"{what} — restarting")
+
+    def _keyboard_restart(self) -> None:
+        """Enter (or rs Enter) on the terminal: a change of nothing in particular."""
+        self._feed(Event.CHANGE, [])
+
+    def _on_reading(self, session: AppSession, message: dict) -> None:
+        reading = bool(message.get("on"))
+        self.keyboard.app_reading(session, reading)
+        self.out.debug("the app reads the terminal: keys go to it" if reading
+                       else "the app no longer reads the terminal: Enter restarts it")
 
     def _record_change(self, paths: list[str]) -> None:
         now = time.monotonic()
