@@ -57,7 +57,7 @@ the app's own arguments go after '--' (tdev run app:make_app --port 8000 -- --x)
 """
 
 CHECK_PLACES = """tdev check's options may go anywhere; the app's arguments go after '--'
-(tdev check app.py --path /health -- --port 8000).
+(tdev check app.py --path /health -- --port=8000).
 """
 
 SETTINGS = f"""Settings can also live in [tool.tdev] of the nearest pyproject.toml (keys
@@ -215,7 +215,7 @@ def _refuse_app_options(command: str, given: Given, project: ProjectSettings | N
             continue
         if option.dest in given:
             spelling, value = given[option.dest][0]
-            typed = spelling if option.switches else f"{spelling} {value}"
+            typed = spelling if option.switches else f"{spelling}={value}"  # as tornado.options reads it
             rest = f"-- {typed}" if command == CHECK else typed
             raise UsageError(
                 f"{spelling} only applies to a MODULE:ATTR target (a script or module listens where it likes); "

@@ -268,7 +268,7 @@ def test_check_takes_its_options_after_the_target_and_the_apps_after_double_dash
     [
         (["app.py", "foo"], "arguments for the app go after '--' (tdev check app.py -- foo)"),
         (["app.py", "--frob"], "tdev check app.py -- --frob"),
-        (["app.py", "--port", "8000"], "to pass it to the app: tdev check app.py -- --port 8000"),
+        (["app.py", "--port", "8000"], "to pass it to the app: tdev check app.py -- --port=8000"),
         (["app.py", "--include", "x"], "it is an option of 'tdev run'"),
     ],
 )

@@ -60,7 +60,7 @@ def test_the_readme_shows_commands_of_each_kind():
     shown = {" ".join(c) for c in COMMANDS}
     assert len(COMMANDS) >= 15, shown
     assert "check server.py --path / --path /health" in shown
-    assert "run web.app:make_app --port 8000 -- --log-level debug" in shown
+    assert "run web.app:make_app --port 8000 -- --logging=debug" in shown
     assert "run --no-reload app.py" in shown
 
 
@@ -83,6 +83,10 @@ def test_readme_command_puts_options_where_they_work(project, argv):
         # python's rule: what follows the target is the app's, and none of it is an option only tdev has
         assert config.hints == [], argv
     assert not any(word in tdev_names and word not in ("-v", "--port") for word in target.args), argv
+    # what the app gets is written as tornado.options reads it: --name=value (a bare --name is a switch)
+    args = target.args
+    for word, following in zip(args, [*args[1:], "-"]):
+        assert not (word.startswith("--") and "=" not in word and not following.startswith("-")), argv
 
 
 def _parsed(line: str):
@@ -101,14 +105,14 @@ def test_the_readmes_mistakes_get_the_hints_it_promises(project):
 def test_readme_examples_mean_what_the_readme_says(project):
     c = _parsed("check server.py --path / --path /health")
     assert (c.target.value, c.check.paths, c.target.args) == ("server.py", ["/", "/health"], [])
-    c = _parsed("check server.py --path /health -- --port 8000")
-    assert (c.check.paths, c.target.args) == (["/health"], ["--port", "8000"])
+    c = _parsed("check server.py --path /health -- --port=8000")
+    assert (c.check.paths, c.target.args) == (["/health"], ["--port=8000"])
     c = _parsed("run web.app:make_app --port 8000 --debug")
     assert (c.port, c.debug, c.target.args) == (8000, True, [])
-    c = _parsed("run web.app:make_app --port 8000 -- --log-level debug")
-    assert (c.port, c.target.args) == (8000, ["--log-level", "debug"])
-    c = _parsed("run --watch config app.py --port 8000")
-    assert c.watch == [str(project / "config")] and c.target.args == ["--port", "8000"] and c.hints == []
+    c = _parsed("run web.app:make_app --port 8000 -- --logging=debug")
+    assert (c.port, c.target.args) == (8000, ["--logging=debug"])
+    c = _parsed("run --watch config app.py --port=8000")  # tornado.options reads --port=8000
+    assert c.watch == [str(project / "config")] and c.target.args == ["--port=8000"] and c.hints == []
 
 
 def test_the_readmes_hint_line_is_the_one_tdev_prints(project):
