@@ -213,6 +213,9 @@ class Tdev:
         full_env.pop("NO_COLOR", None)
         full_env.pop("FORCE_COLOR", None)
         full_env.pop("TDEV_POLL", None)
+        # The app runs with this interpreter, not with a virtualenv that happens to be active here
+        # (tests about choosing the project's interpreter set it themselves).
+        full_env.pop("VIRTUAL_ENV", None)
         # Bytecode writing on, as users run (this machine's environment may turn it off): a test
         # about PYTHONDONTWRITEBYTECODE sets it itself.
         full_env.pop("PYTHONDONTWRITEBYTECODE", None)

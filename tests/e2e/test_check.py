@@ -53,7 +53,7 @@ def make_app_dir(root, port, extra=""):
 
 def run_check(args, cwd, timeout=60, env=None):
     """Run ``tdev check`` to the end in its own session; returns the CompletedProcess."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "VIRTUAL_ENV")}
     full_env.update(env or {})
     proc = subprocess.Popen([*TDEV, "check", *args], cwd=str(cwd), env=full_env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
