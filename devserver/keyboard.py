@@ -14,6 +14,9 @@ import os
 from typing import Callable
 
 RESTART_WORDS = ("", "rs")
+# After the app's read returns, the keys stay the app's this long: a debugger reads again at once, and
+# what was typed ahead for it (a pasted list of commands, Enter to repeat the last one) stays its own.
+HANDBACK_DELAY = 0.5
 
 
 def terminal_is_ours(fd: int = 0) -> bool:
@@ -33,6 +36,7 @@ class Keyboard:
         self._reading: set[object] = set()  # app processes reading the terminal now
         self._listening = False
         self._pending = b""
+        self._handback: asyncio.TimerHandle | None = None  # keys come back to tdev when it fires
 
     def start(self) -> bool:
         """Read the terminal if it is tdev's; True if so."""
@@ -42,21 +46,34 @@ class Keyboard:
 
     def app_reading(self, session: object, reading: bool) -> None:
         """An app process starts or stops reading the terminal: keys are the app's meanwhile."""
+        if self._handback is not None:
+            self._handback.cancel()
+            self._handback = None
         if reading:
             self._reading.add(session)
-        else:
+            self._update()
+        elif session in self._reading:
             self._reading.discard(session)
-        self._update()
+            self._handback = self.loop.call_later(HANDBACK_DELAY, self._hand_back)
 
     def app_gone(self, session: object) -> None:
-        self.app_reading(session, False)
+        """An app process exited: whatever it was reading, the keys are tdev's again at once."""
+        self._reading.discard(session)
+        self._update()
+
+    def _hand_back(self) -> None:
+        self._handback = None
+        self._update()
 
     def stop(self) -> None:
         self.active = False
+        if self._handback is not None:
+            self._handback.cancel()
+            self._handback = None
         self._update()
 
     def _update(self) -> None:
-        listen = self.active and not self._reading
+        listen = self.active and not self._reading and self._handback is None
         if listen == self._listening:
             return
         self._listening = listen
@@ -66,8 +83,8 @@ class Keyboard:
             self.loop.remove_reader(self.fd)
 
     def _on_readable(self) -> None:
-        if not terminal_is_ours(self.fd):  # put in the background meanwhile: leave the terminal alone
-            self.stop()
+        if os.isatty(self.fd) and not terminal_is_ours(self.fd):  # put in the background meanwhile
+            self.stop()  # leave the terminal alone
             return
         try:
             data = os.read(self.fd, 4096)
