@@ -150,14 +150,66 @@ def compile_project(config: RunConfig, result: CheckResult) -> None:
     script = config.target.script_path()
     if script and script not in roots:
         roots.append(script)
-    for path in python_files(roots, tuple(config.ignore), result.unreadable):
-        problem = compile_file(path)
-        result.files_compiled += 1
+    paths = list(python_files(roots, tuple(config.ignore), result.unreadable))
+    if config.interpreter.own:
+        problems = [compile_file(path) for path in paths]
+    else:  # the syntax of the Python that runs the app, not tdev's own
+        problems = compile_with(config.interpreter.executable, paths)
+    for problem in problems:
         if isinstance(problem, SyntaxProblem):
             result.syntax_errors.append(problem)
         elif problem is not None:
             result.unreadable.append(problem)
+    result.files_compiled = len(paths)
     result.compile_ms = (time.monotonic() - started) * 1000
+
+
+# Runs under the app's interpreter: compile each file named on stdin (JSON), report what fails (JSON).
+_COMPILE = """
+import json, sys, warnings
+out = []
+for path in json.load(sys.stdin):
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as exc:
+        out.append([path, "unreadable", exc.strerror or str(exc)])
+        continue
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(source, path, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            out.append([path, "syntax", exc.lineno or 1, exc.offset or 1, type(exc).__name__, exc.msg or ""])
+        except ValueError as exc:
+            out.append([path, "syntax", 1, 1, "SyntaxError", str(exc).replace("source code string", "source code")])
+json.dump(out, sys.stdout)
+"""
+
+
+def compile_with(python: str, paths: "list[str]") -> "list[SyntaxProblem | str | None]":
+    """``compile_file`` for each path, done by ``python`` (one process for all); tdev's own compile
+    if that interpreter cannot be asked."""
+    import subprocess
+
+    try:
+        done = subprocess.run([python, "-I", "-c", _COMPILE], input=json.dumps(paths).encode(), capture_output=True,
+                              timeout=600)
+        found = {item[0]: item for item in json.loads(done.stdout.decode("utf-8", "replace"))}
+    except (OSError, ValueError, TypeError, IndexError, subprocess.TimeoutExpired):
+        return [compile_file(path) for path in paths]
+    problems: list[SyntaxProblem | str | None] = []
+    for path in paths:
+        item = found.get(path)
+        if item is None:
+            problems.append(None)
+        elif item[1] == "unreadable":
+            problems.append(f"{display_path(path)}: cannot read: {item[2]}")
+        else:
+            name, message = item[4], item[5] or "invalid syntax"
+            problems.append(SyntaxProblem(path, int(item[2]), int(item[3]),
+                                          message if name == "SyntaxError" else f"{name}: {message}"))
+    return problems
 
 
 # -- 2. starting and asking ------------------------------------------------------------------

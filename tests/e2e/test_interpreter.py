@@ -75,6 +75,12 @@ def project_venv(tmp_path_factory):
     return venv
 
 
+def check_with(options, cwd, port):
+    """``tdev check app.py OPTIONS -- PORT`` to the end, no virtualenv active."""
+    return subprocess.run([*TDEV, "check", "app.py", *options, "--", str(port)], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"})
+
+
 def _env(**extra):
     env = {"VIRTUAL_ENV": None}
     env.update(extra)
@@ -112,14 +118,24 @@ def test_the_apps_interpreter_is_the_projects(tdev, tmp_path, port, project_venv
     assert f"({project_venv}/bin/python, VIRTUAL_ENV)" in t.wait_for(r"running app\.py with python")
     t.signal(2)
     assert t.wait() == 0
-    check = subprocess.run([*TDEV, "check", "app.py", "--python", str(project_venv / "bin" / "python"),
-                            "--", str(port)], cwd=other, capture_output=True, text=True, timeout=60,
-                           env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"})
+    check = check_with(["--python", str(project_venv / "bin" / "python")], other, port)
     assert check.returncode == 0, check.stdout + check.stderr
     assert f"the app runs with python {'.'.join(map(str, expected_version))}" in check.stdout
     assert "--python)" in check.stdout
 
+    # tdev check compiles with the app's interpreter: syntax newer than tdev's own Python is fine
+    newer = {(3, 12): "type Alias = int\n", (3, 10): "match 1:\n    case _:\n        pass\n"}
+    syntax = [code for version, code in sorted(newer.items(), reverse=True)
+              if tuple(expected_version) >= version > sys.version_info[:2]]
+    if syntax:
+        write(other / "newer.py", syntax[0])
+        check = check_with(["--python", str(project_venv / "bin" / "python")], other, port)
+        assert check.returncode == 0 and "no syntax errors" in check.stdout, check.stdout + check.stderr
+        write(other / "newer.py", syntax[0] + "def broken(:\n")
+        check = check_with(["--python", str(project_venv / "bin" / "python")], other, port)
+        assert check.returncode == 1 and "newer.py:" in check.stdout, check.stdout + check.stderr
+        (other / "newer.py").unlink()
+
     # tdev's own interpreter does not have the module: without the project's, the app fails as it would
-    plain = subprocess.run([*TDEV, "check", "app.py", "--", str(port)], cwd=other, capture_output=True, text=True,
-                           timeout=60, env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"})
+    plain = check_with([], other, port)
     assert plain.returncode == 1 and "No module named 'onlyhere'" in plain.stderr + plain.stdout
