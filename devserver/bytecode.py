@@ -13,13 +13,14 @@ import os
 
 
 def cached_files(source: str) -> "list[str]":
-    """The bytecode files CPython may have written for ``source`` (every optimisation level)."""
+    """The bytecode files CPython may have written for ``source`` (every version, every optimisation level)."""
     try:
         plain = importlib.util.cache_from_source(source)  # honours sys.pycache_prefix
     except (NotImplementedError, ValueError):  # no cache tag; or a name that is not a source
         return []
-    stem, _, _ = plain.rpartition(".")  # .../__pycache__/mod.cpython-311
-    return sorted(set(glob.glob(glob.escape(stem) + ".pyc") + glob.glob(glob.escape(stem) + ".opt-*.pyc")))
+    stem = plain.rpartition(".")[0].rpartition(".")[0]  # .../__pycache__/mod (.cpython-311.pyc cut off)
+    # Every interpreter's (the app may run on another Python than tdev's) and every optimisation level
+    return sorted(glob.glob(glob.escape(stem) + ".*.pyc"))
 
 
 def forget_bytecode(changed) -> int:

@@ -20,6 +20,8 @@ child -> supervisor
     ``assets``  ``paths``: the app's template/static directories; ``live``: read afresh on each request
     ``output``  ``lines``: the app's last lines of output (bounded), sent as it exits by itself
     ``stopping`` the app got ``stop``: its lifeline stops it and signals its process group itself
+    ``reading`` ``on``: the app starts (true) or stops (false) reading the terminal (``input()``,
+                ``pdb``, ``sys.stdin``); sent only when tdev reads the terminal for its own keys
 
 supervisor -> child
     ``bound``   ``id``, and ``nfds`` descriptors passed along (SCM_RIGHTS),
@@ -55,6 +57,7 @@ READY = "ready"
 ASSETS = "assets"
 OUTPUT = "output"
 STOPPING = "stopping"
+READING = "reading"
 # supervisor -> child:
 BOUND = "bound"
 STOP = "stop"
@@ -62,7 +65,8 @@ MODULES_WANTED = "modules?"
 PREIMPORT = "preimport"
 GO = "go"
 
-TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS, OUTPUT, STOPPING)
+TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS, OUTPUT, STOPPING,
+                 READING)
 TO_CHILD = (BOUND, STOP, MODULES_WANTED, PREIMPORT, GO)
 
 _RECV_FDS = hasattr(socket, "recv_fds") and hasattr(socket, "AF_UNIX")

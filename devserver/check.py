@@ -150,14 +150,66 @@ def compile_project(config: RunConfig, result: CheckResult) -> None:
     script = config.target.script_path()
     if script and script not in roots:
         roots.append(script)
-    for path in python_files(roots, tuple(config.ignore), result.unreadable):
-        problem = compile_file(path)
-        result.files_compiled += 1
+    paths = list(python_files(roots, tuple(config.ignore), result.unreadable))
+    if config.interpreter.own:
+        problems = [compile_file(path) for path in paths]
+    else:  # the syntax of the Python that runs the app, not tdev's own
+        problems = compile_with(config.interpreter.executable, paths)
+    for problem in problems:
         if isinstance(problem, SyntaxProblem):
             result.syntax_errors.append(problem)
         elif problem is not None:
             result.unreadable.append(problem)
+    result.files_compiled = len(paths)
     result.compile_ms = (time.monotonic() - started) * 1000
+
+
+# Runs under the app's interpreter: compile each file named on stdin (JSON), report what fails (JSON).
+_COMPILE = """
+import json, sys, warnings
+out = []
+for path in json.load(sys.stdin):
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as exc:
+        out.append([path, "unreadable", exc.strerror or str(exc)])
+        continue
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(source, path, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            out.append([path, "syntax", exc.lineno or 1, exc.offset or 1, type(exc).__name__, exc.msg or ""])
+        except ValueError as exc:
+            out.append([path, "syntax", 1, 1, "SyntaxError", str(exc).replace("source code string", "source code")])
+json.dump(out, sys.stdout)
+"""
+
+
+def compile_with(python: str, paths: "list[str]") -> "list[SyntaxProblem | str | None]":
+    """``compile_file`` for each path, done by ``python`` (one process for all); tdev's own compile
+    if that interpreter cannot be asked."""
+    import subprocess
+
+    try:
+        done = subprocess.run([python, "-I", "-c", _COMPILE], input=json.dumps(paths).encode(), capture_output=True,
+                              timeout=600)
+        found = {item[0]: item for item in json.loads(done.stdout.decode("utf-8", "replace"))}
+    except (OSError, ValueError, TypeError, IndexError, subprocess.TimeoutExpired):
+        return [compile_file(path) for path in paths]
+    problems: list[SyntaxProblem | str | None] = []
+    for path in paths:
+        item = found.get(path)
+        if item is None:
+            problems.append(None)
+        elif item[1] == "unreadable":
+            problems.append(f"{display_path(path)}: cannot read: {item[2]}")
+        else:
+            name, message = item[4], item[5] or "invalid syntax"
+            problems.append(SyntaxProblem(path, int(item[2]), int(item[3]),
+                                          message if name == "SyntaxError" else f"{name}: {message}"))
+    return problems
 
 
 # -- 2. starting and asking ------------------------------------------------------------------
@@ -218,7 +270,7 @@ async def start_and_ask(config: RunConfig, result: CheckResult) -> None:
     check = config.check
     app = AppRun(config, result)
     note = raise_open_files_limit(config.max_open_files)
-    if note:
+    if note and config.open_files_note_wanted():
         result.notes.append(note)
     started = time.monotonic()
     try:
@@ -266,7 +318,8 @@ async def start_and_ask(config: RunConfig, result: CheckResult) -> None:
         if bad and result.failure is None:
             first = bad[0]
             what = first.error or f"{first.status} {first.reason}".strip()
-            result.failure = f"GET {first.path}: {what}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            result.failure = f"GET {first.path}: {what}{more}" + _how_to_accept(first, check.expect, len(check.paths))
         if app.exited.done() and result.failure is None:
             result.failure = f"the app exited while it was checked (code {app.exited.result()})"
     finally:
@@ -320,9 +373,21 @@ def _describe_request_error(exc: BaseException, timeout: float) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _how_to_accept(outcome: PathResult, expect: "list[str]", paths: int) -> str:
+    """After an unexpected status: what was expected, and how to accept it too (the statuses that
+    passed before stay accepted when other paths are checked)."""
+    if outcome.status is None:
+        return ""
+    accepted = expect or ["2xx", "3xx"]
+    statuses = [*accepted, str(outcome.status)] if paths > 1 else [str(outcome.status)]
+    flags = " ".join(f"--expect {status}" for status in statuses)
+    key = ", ".join(f'"{status}"' for status in statuses)
+    return f" — expected {' or '.join(accepted)}; to accept it: {flags} (or expect = [{key}] in [tool.tdev.check])"
+
+
 def _expected(status: int, expect: "list[str]") -> bool:
     if not expect:
-        return status < 500
+        return 200 <= status < 400
     code = str(status)
     return any(e == code or (e.endswith("xx") and e[0] == code[0]) for e in expect)
 
@@ -330,6 +395,8 @@ def _expected(status: int, expect: "list[str]") -> bool:
 # -- 3. the whole check ----------------------------------------------------------------------
 def check(config: RunConfig) -> CheckResult:
     result = CheckResult(target=config.target.label)
+    if not config.interpreter.own:
+        result.notes.append(f"the app runs with {config.interpreter.describe()}")
     compile_project(config, result)
     if result.syntax_errors:
         count = len(result.syntax_errors)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from devserver.interpreter import Interpreter, own
 from devserver.options import UsageError, default
+from devserver.output import VERBOSE
 from devserver.target import Target
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_MAX_OPEN_FILES", "DEFAULT_PORT", "CheckOptions", "RunConfig", "UsageError"]
@@ -22,7 +24,7 @@ DEFAULT_MAX_OPEN_FILES: int = default("max_open_files")  # Tornado's deployment 
 @dataclass
 class CheckOptions:
     paths: list[str] = field(default_factory=lambda: default("paths"))
-    expect: list[str] = field(default_factory=lambda: default("expect"))  # "200", "2xx"; empty: anything below 500
+    expect: list[str] = field(default_factory=lambda: default("expect"))  # "200", "2xx"; empty: 2xx and 3xx
     timeout: float = default("timeout")
     json: bool = default("json")
 
@@ -43,8 +45,16 @@ class RunConfig:
     port: int = DEFAULT_PORT
     debug: bool = default("debug")
     max_open_files: int = DEFAULT_MAX_OPEN_FILES
+    python: str | None = default("python")  # --python / [tool.tdev] python: the interpreter asked for
     warm: bool = default("warm")  # warm restarts: a standby process with the app's libraries already imported
     config_file: str | None = None  # the pyproject.toml that contributed settings
+    hints: list[str] = field(default_factory=list)  # lines about the command line to show before starting
+    requested: set[str] = field(default_factory=set)  # the fields set on the command line or in [tool.tdev]
+    interpreter: Interpreter = field(default_factory=own)  # what runs the app (chosen by the command line)
+
+    def open_files_note_wanted(self) -> bool:
+        """Say that the open-files limit fell short only when the user asked for one, or under -v."""
+        return "max_open_files" in self.requested or self.verbosity >= VERBOSE
     check: CheckOptions = field(default_factory=CheckOptions)
 
     def child_options(self) -> dict[str, Any]:

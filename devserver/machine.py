@@ -19,7 +19,7 @@ other way out of it cancels it.
 
 The table (a test checks that it is the same as ``TABLE``)::
 
-    running    --change-->        restarting : record_change, stop_app, prestart, arm_debounce
+    running    --change-->        restarting : record_change, say_changed, stop_app, prestart, arm_debounce
     running    --live_change-->   running    : reload_browsers
     running    --exit-->          waiting    : show_crash
     running    --port_busy-->     waiting    : wait_for_port
@@ -39,8 +39,8 @@ The table (a test checks that it is the same as ``TABLE``)::
     settling   --quiet-->         settling   : check_burst
     settling   --settled-->       running    : restart
     settling   --stop-->          stopped    : cancel_debounce, cancel_port_wait, end
-    waiting    --change-->        settling   : cancel_port_wait, record_change, prestart, arm_debounce
-    waiting    --live_change-->   settling   : cancel_port_wait, record_change, prestart, arm_debounce
+    waiting    --change-->        settling   : cancel_port_wait, record_change, say_changed, prestart, arm_debounce
+    waiting    --live_change-->   settling   : cancel_port_wait, record_change, say_changed, prestart, arm_debounce
     waiting    --port_free-->     running    : start_app
     waiting    --stop-->          stopped    : cancel_debounce, cancel_port_wait, end
     stopping   --exit-->          stopped    : end
@@ -87,13 +87,14 @@ class Event(Enum):
 
 class Action(Enum):
     RECORD_CHANGE = "record_change"  # remember the paths; the debounce window starts or grows
+    SAY_CHANGED = "say_changed"  # the first change of a burst: say what changed before the old app says anything
     STOP_APP = "stop_app"  # tell the app to stop: drain, SIGTERM (a grace timer then kills it)
     KILL_APP = "kill_app"  # asked to stop twice: no more grace
     PRESTART = "prestart"  # no standby yet: start a bare interpreter while the burst goes on
     ARM_DEBOUNCE = "arm_debounce"  # (re)arm the timer that ends the debounce window
     CANCEL_DEBOUNCE = "cancel_debounce"
     CHECK_BURST = "check_burst"  # is the burst over? if so, feed ``settled``
-    RESTART = "restart"  # say what changed, start the new app (from the standby if it may)
+    RESTART = "restart"  # say what else changed in the burst, start the new app (from the standby if it may)
     RELOAD_BROWSERS = "reload_browsers"  # the app reads them live: reload the browsers only
     SHOW_CRASH = "show_crash"  # say how the app ended; serve its error on its sockets
     WAIT_FOR_PORT = "wait_for_port"  # say once which address is in use; serve the error; try it each second
@@ -110,11 +111,13 @@ class Action(Enum):
 A = Action
 _CHANGED = (A.RECORD_CHANGE, A.PRESTART, A.ARM_DEBOUNCE)
 _LEAVE_NOW = (A.CANCEL_DEBOUNCE, A.CANCEL_PORT_WAIT, A.END)
-_CHANGED_WHILE_WAITING = (A.CANCEL_PORT_WAIT, *_CHANGED)  # the new app binds again itself
+_CHANGED_WHILE_WAITING = (A.CANCEL_PORT_WAIT, A.RECORD_CHANGE, A.SAY_CHANGED, A.PRESTART, A.ARM_DEBOUNCE)
+# (the new app binds again itself)
 _STOP_APP = (A.CANCEL_DEBOUNCE, A.SAY_STOPPING, A.STOP_APP)
 
 TABLE: dict[tuple[State, Event], tuple[State, tuple[Action, ...]]] = {
-    (State.RUNNING, Event.CHANGE): (State.RESTARTING, (A.RECORD_CHANGE, A.STOP_APP, A.PRESTART, A.ARM_DEBOUNCE)),
+    (State.RUNNING, Event.CHANGE): (State.RESTARTING,
+                                    (A.RECORD_CHANGE, A.SAY_CHANGED, A.STOP_APP, A.PRESTART, A.ARM_DEBOUNCE)),
     (State.RUNNING, Event.LIVE_CHANGE): (State.RUNNING, (A.RELOAD_BROWSERS,)),
     (State.RUNNING, Event.EXIT): (State.WAITING, (A.SHOW_CRASH,)),
     (State.RUNNING, Event.PORT_BUSY): (State.WAITING, (A.WAIT_FOR_PORT,)),

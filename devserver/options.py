@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,6 +165,23 @@ def existing_path(value: object, where: Where) -> str:
     return os.path.realpath(full)
 
 
+def python_path(value: object, where: Where) -> str:
+    """``--python PATH`` / ``[tool.tdev] python``: an interpreter's path (relative paths from the working
+    directory or the pyproject.toml), or a command name found on PATH.  Not resolved through symlinks:
+    a virtualenv's ``bin/python`` is a symlink, and the link is what makes it the virtualenv's."""
+    if not isinstance(value, str) or not value.strip():
+        raise where.bad(value, "expected the path of a Python interpreter")
+    if os.sep not in value and not os.path.exists(os.path.join(where.base, value)):
+        found = shutil.which(value)
+        if found is None:
+            raise where.error(f"no command {value!r} on PATH")
+        return os.path.abspath(found)
+    full = os.path.abspath(os.path.join(where.base, value))
+    if not os.path.isfile(full):
+        raise where.whole().error(f"no such file: {full}")
+    return full
+
+
 def url_path(value: object, where: Where) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
         raise where.bad(value, "expected a URL path starting with '/'")
@@ -234,6 +252,7 @@ class Option:
     default_text: str = ""  # how --help shows the default, when not just the value
     env: str = ""  # an environment variable that switches it on
     app_only: bool = False  # only for MODULE:ATTR targets
+    tdev_only: bool = False  # an option an app would not define: a hint when typed after a script target
 
     def help_for(self, command: str, text: Help = "") -> str:
         text = text or self.help
@@ -289,7 +308,7 @@ OPTIONS: tuple[Option, ...] = (
            key="paths", convert=url_path, repeatable=True, items="URL paths", default=("/",)),
     Option("expect", (CHECK,), "what counts as success, e.g. 200 or 2xx", group=CHECK_OPTIONS, names=("--expect",),
            metavar="STATUS", key="expect", convert=status, repeatable=True, items="status codes",
-           nonempty="expected at least one status code", default=(), default_text="any status below 500"),
+           nonempty="expected at least one status code", default=(), default_text="2xx and 3xx"),
     Option("timeout", (CHECK,), "how long the app may take to listen, and each request to answer",
            group=CHECK_OPTIONS, names=("--timeout",), metavar="SECONDS", key="timeout",
            convert=Number(float, "seconds", 0, 3600, above=True), default=20.0),
@@ -298,20 +317,22 @@ OPTIONS: tuple[Option, ...] = (
     # watching
     Option("watch", BOTH, {RUN: _WATCH, CHECK: "also compile the Python files under this directory"},
            names=("--watch",), metavar="PATH", key="watch", convert=existing_path, repeatable=True, items="paths",
-           default=()),
+           default=(), tdev_only=True),
     Option("include", (RUN,), "also watch matching files in the project tree, e.g. '*.toml'", names=("--include",),
-           metavar="GLOB", key="include", convert=string("a glob"), repeatable=True, items="globs", default=()),
+           metavar="GLOB", key="include", convert=string("a glob"), repeatable=True, items="globs",
+           default=(), tdev_only=True),
     Option("ignore", BOTH, {RUN: _IGNORE, CHECK: "do not compile matching paths"}, names=("--ignore",),
-           metavar="GLOB", key="ignore", convert=string("a glob"), repeatable=True, items="globs", default=()),
+           metavar="GLOB", key="ignore", convert=string("a glob"), repeatable=True, items="globs",
+           default=(), tdev_only=True),
     Option("poll", (RUN,), "poll the file system instead of native events", switches=(Switch(("--poll",), True),),
-           key="poll", convert=boolean, default=False, env="TDEV_POLL"),
+           key="poll", convert=boolean, default=False, env="TDEV_POLL", tdev_only=True),
     Option("debounce_ms", (RUN,), "quiet time that ends a burst of changes", names=("--debounce",), metavar="MS",
            key="debounce", default=10,
-           convert=Number(int, "milliseconds", 0, 10000)),
+           convert=Number(int, "milliseconds", 0, 10000), tdev_only=True),
     # the app process
     Option("grace", BOTH, "how long the app may take to stop before it is killed", names=("--grace",),
            metavar="SECONDS", key="grace", default=5.0,
-           convert=Number(float, "seconds", 0, 3600)),
+           convert=Number(float, "seconds", 0, 3600), tdev_only=True),
     Option("reload", (RUN,), "restart the app when its files change",
            switches=(Switch(("--no-reload",), False, "run the app once, exactly as plain python would"),),
            default=True),
@@ -323,6 +344,9 @@ OPTIONS: tuple[Option, ...] = (
            switches=(Switch(("--no-warm",), False,
                             "always cold-start the app (no standby process with its libraries imported)"),),
            key="warm", convert=boolean, default=True),
+    Option("python", BOTH, "the Python interpreter that runs the app", names=("--python",), metavar="PATH",
+           key="python", convert=python_path, default=None,
+           default_text="$VIRTUAL_ENV, else .venv beside pyproject.toml, else tdev's own"),
     # MODULE:ATTR targets
     Option("host", BOTH, "MODULE:ATTR targets: address to listen on", names=("--host",), metavar="HOST", key="host",
            convert=string("a host name or address"), default="127.0.0.1", app_only=True),

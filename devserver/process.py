@@ -120,27 +120,30 @@ class Child:
         return f"exited with code {code}"
 
 
-def spawn(target: Target, options: "dict | None" = None, stdout=None) -> Child:
-    """Start the app under the child bootstrap, with an inherited channel and ``options`` (JSON).
+CHILD_ENV = "TDEV_CHILD"  # what the app process needs from tdev (JSON); the bootstrap takes it out of os.environ
 
+
+def spawn(target: Target, options: "dict | None" = None, stdout=None) -> Child:
+    """Start the app under the child bootstrap, with an inherited channel and ``options``.
+
+    Its command line is ``python [flags] BOOTSTRAP`` and then the user's own (``app.py ARGS``,
+    ``-m MODULE ARGS``), which the bootstrap shows in ``ps`` without its own path; what tdev tells it
+    (the channel's descriptor, the options, the target) travels in the environment, not in argv.
     ``stdout``: where the app's standard output goes (default: tdev's own)."""
     started_wall = time.time()
     parent_sock, child_sock = socket.socketpair()
     parent_sock.set_inheritable(False)
-    command = [
-        sys.executable,
-        *interpreter_flags(),
-        BOOTSTRAP,
-        str(child_sock.fileno()),
-        json.dumps(options or {}, separators=(",", ":")),
-        target.kind,
-        target.value,
-        *target.args,
-    ]
+    env = child_environment()
+    env[CHILD_ENV] = json.dumps(
+        {"fd": child_sock.fileno(), "options": options or {}, "mode": target.kind, "target": target.value,
+         "args": target.args},
+        separators=(",", ":"),
+    )
+    command = [target.python, *interpreter_flags(), BOOTSTRAP, *target.shown_argv()]
     try:
         popen = subprocess.Popen(
             command,
-            env=child_environment(),
+            env=env,
             pass_fds=(child_sock.fileno(),),
             start_new_session=True,
             stdout=stdout,
@@ -191,18 +194,30 @@ def raise_open_files_limit(wanted: int) -> "str | None":
     return None
 
 
+# ``python -m devserver.child.app_target`` for an interpreter that does not have tdev installed: the
+# package is imported from where this one lives, and that directory leaves sys.path again (as -m's would).
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(BOOTSTRAP)))
+_APP_TARGET = (
+    f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from devserver.child import app_target; "
+    f"sys.path.remove({_PACKAGE_ROOT!r}); sys.path[:1] = [] if sys.path[:1] == [''] else sys.path[:1]; "
+    "app_target._main(sys.argv[1:])"
+)
+
+
 def exec_plain(config) -> int:
     """``--no-reload``: become ``python [flags] TARGET ARGS`` (exit code and signals are the app's).
 
     A ``module:attr`` target has no plain command line: it runs under tdev's small ``main()``."""
     target = config.target
+    python = target.python
     if target.kind == "app":
-        runner = ["-m", "devserver.child.app_target", config.host, str(config.port), "1" if config.debug else "0"]
-        argv = [sys.executable, *interpreter_flags(), *runner, target.value, *target.args]
+        options = [config.host, str(config.port), "1" if config.debug else "0"]
+        runner = ["-m", "devserver.child.app_target"] if python == sys.executable else ["-c", _APP_TARGET]
+        argv = [python, *interpreter_flags(), *runner, *options, target.value, *target.args]
     else:
-        argv = [sys.executable, *interpreter_flags(), *target.python_argv()]
+        argv = [python, *interpreter_flags(), *target.python_argv()]
     sys.stdout.flush()
     sys.stderr.flush()
     if os.name == "posix":
-        os.execv(sys.executable, argv)
+        os.execv(python, argv)
     return subprocess.call(argv)

@@ -14,6 +14,7 @@ import os
 from typing import Callable
 
 from devserver import channel as msg
+from devserver import watchset
 from devserver.errorpage import AppError
 from devserver.filters import PathFilter
 from devserver.output import Output, plain
@@ -80,9 +81,10 @@ class AppReports:
         fresh = [p for p in raw_paths if isinstance(p, str) and p not in self._seen_paths]
         self._seen_paths.update(fresh)
         added = self.watcher.add_files([os.path.realpath(p) for p in fresh])
+        if added:
+            self.out.debug(watchset.describe(added))
         changed = []
         for path in added:
-            self.out.debug(f"watching {path}")
             try:
                 if os.stat(path).st_mtime > session.target_since_wall:
                     changed.append(path)

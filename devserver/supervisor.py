@@ -31,10 +31,12 @@ from typing import Any, Callable
 
 from devserver import __version__
 from devserver import channel as msg
+from devserver import watchset
 from devserver.browsers import Browsers
 from devserver.burst import Burst, describe_changes
 from devserver.config import RunConfig
 from devserver.errorpage import AppError, ErrorServer
+from devserver.keyboard import Keyboard
 from devserver.filters import PathFilter, own_dir, site_dirs, system_dirs
 from devserver.machine import Action, Event, State, transition
 from devserver.output import Output, display_path
@@ -77,6 +79,7 @@ class Supervisor:
         self._listening: list[str] | None = None
         self._summary_shown = False
         self._change_seen_at: float | None = None
+        self._announced: set[str] = set()  # the changes already said ("... changed — restarting")
         self.sockets = HeldSockets()
         self.error_server = ErrorServer()
         self.browsers = Browsers(config.debounce_ms / 1000.0, self.loop.call_later, output)
@@ -86,6 +89,7 @@ class Supervisor:
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
         self.reports = AppReports(self.watcher, self.filter, output, self._on_changes)
         self.standbys = Standbys(self._spawn, output, self.filter.is_library, None if config.warm else "--no-warm")
+        self.keyboard = Keyboard(self.loop, self._keyboard_restart)
         self._handlers = self._message_handlers()
         self._actions = self._action_handlers()
 
@@ -97,6 +101,7 @@ class Supervisor:
             msg.MODULES: lambda s, m: self._feed_if_current(s, Event.MODULES, m),
             msg.READY: lambda s, m: self._feed(Event.STANDBY_READY, (s, m)),
             msg.STARTED: self._on_started,
+            msg.READING: self._on_reading,
         }
 
     def _action_handlers(self) -> dict[Action, Callable[[Any], None]]:
@@ -104,6 +109,7 @@ class Supervisor:
         standbys = self.standbys
         return {
             Action.RECORD_CHANGE: self._record_change,
+            Action.SAY_CHANGED: self._say_changed,
             Action.STOP_APP: lambda _: self._stop_app(),
             Action.KILL_APP: lambda _: self._kill_app(),
             Action.PRESTART: lambda _: standbys.prestart(),
@@ -139,12 +145,17 @@ class Supervisor:
         loop = self.loop
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_exit, sig)
-        self.out.info(f"tdev {__version__}: running {self.config.target.label} (restarts on changes, Ctrl-C quits)")
+        keys = self.keyboard.start()  # on a terminal only: Enter / rs Enter restarts
+        if keys:
+            self._child_options["keyboard"] = True
+        when = "on changes or Enter" if keys else "on changes"
+        self.out.info(f"tdev {__version__}: running {self.config.target.label} with "
+                      f"{self.config.interpreter.describe()} (restarts {when}, Ctrl-C quits)")
         become_subreaper()  # orphans the app leaves come to tdev, which stops them with the app
         if self.config.config_file:
             self.out.debug(f"settings from {self.config.config_file}")
         limit_note = raise_open_files_limit(self.config.max_open_files)
-        if limit_note:
+        if limit_note and self.config.open_files_note_wanted():
             self.out.info(limit_note)
         if self.config.livereload:
             self._child_options["livereload"] = True  # the scripts come with the first bind's answer
@@ -157,6 +168,7 @@ class Supervisor:
         try:
             loop.run_forever()
         finally:
+            self.keyboard.stop()
             self.standbys.discard()
             kill_strays(unreaped_pids())
             self.watcher.stop()
@@ -207,6 +219,7 @@ class Supervisor:
 
     def _on_session_exit(self, session: AppSession) -> None:
         """An app process exited (its last messages handled): the current app, or a standby."""
+        self.keyboard.app_gone(session)
         if session is not self.app:
             self._feed(Event.STANDBY_LOST, session)
             return
@@ -244,6 +257,8 @@ class Supervisor:
         if not self._summary_shown:
             self._summary_shown = True
             self.out.info(self.watcher.summary())
+            if self.filter.files:
+                self.out.debug(watchset.describe(self.filter.files, "the watch set holds"))
 
     # -- an address another process holds ------------------------------------------------
     def _exit_event(self, session: AppSession) -> Event:
@@ -347,6 +362,23 @@ class Supervisor:
         live = self.browsers.on and all(self.filter.is_live_asset(p) for p in paths)
         self._feed(Event.LIVE_CHANGE if live else Event.CHANGE, paths)
 
+    def _say_changed(self, paths: list[str]) -> None:
+        """The first change of a burst, said before the old app is told to stop (what it prints while
+        stopping comes after); what changes later in the burst is said when the new app starts."""
+        self._announced = set(paths)
+        what = describe_changes(list(paths)) if paths else "restart asked for from the keyboard"
+        self.out.change(f"{what} — restarting")
+
+    def _keyboard_restart(self) -> None:
+        """Enter (or rs Enter) on the terminal: a change of nothing in particular."""
+        self._feed(Event.CHANGE, [])
+
+    def _on_reading(self, session: AppSession, message: dict) -> None:
+        reading = bool(message.get("on"))
+        self.keyboard.app_reading(session, reading)
+        self.out.debug("the app reads the terminal: keys go to it" if reading
+                       else "the app no longer reads the terminal: Enter restarts it")
+
     def _record_change(self, paths: list[str]) -> None:
         now = time.monotonic()
         if self._change_seen_at is None:
@@ -385,7 +417,10 @@ class Supervisor:
             self.watcher.refresh()
         else:
             self.watcher.recheck()
-        self.out.change(f"{describe_changes(changed)} — restarting")
+        announced, self._announced = self._announced, set()
+        more = [path for path in changed if path not in announced]
+        if more:
+            self.out.change(f"{describe_changes(more)} too")
         if len(changed) > 3:
             self.out.debug("changed: " + ", ".join(display_path(p) for p in changed))
         self.browsers.restarting()
@@ -426,7 +461,12 @@ class Supervisor:
 
 def watch_filter(config: RunConfig, output: Output) -> PathFilter:
     """What to watch: the project's tree (``*.py`` and ``--include``), ``--watch`` paths, the script."""
-    path_filter = PathFilter(ignore=tuple(config.ignore), system=system_dirs(), site=site_dirs(), own=(own_dir(),))
+    interpreter = config.interpreter
+    if interpreter.own:
+        system, site = system_dirs(), site_dirs()
+    else:  # the app's interpreter's library directories, and tdev's own package
+        system, site = (*interpreter.stdlib, *interpreter.site, own_dir()), interpreter.site
+    path_filter = PathFilter(ignore=tuple(config.ignore), system=system, site=site, own=(own_dir(),))
     root = config.target.project_root()
     if os.path.dirname(root) == root:
         output.warn(f"the project directory is {root}: not watching the whole file system, "

@@ -20,6 +20,7 @@ import os
 import time
 from typing import Any
 
+from devserver import watchset
 from devserver.filters import PathFilter, is_under
 
 # Event types that mean the content may have changed (never opened / closed-without-write).
@@ -379,8 +380,8 @@ class Watcher:
             lines.append(f"tree {root} ({', '.join(patterns)})")
         for directory, recursive in sorted(self._wanted.items()):
             lines.append(f"  {'recursive' if recursive else 'one level'}: {directory}")
-        for path in sorted(self.filter.files):
-            lines.append(f"  file: {path}")
+        if self.filter.files:
+            lines.append(f"  {watchset.describe(self.filter.files, 'files:')}")
         if self.filter.ignore:
             lines.append(f"ignoring (--ignore): {', '.join(self.filter.ignore)}")
         return lines

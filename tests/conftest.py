@@ -194,15 +194,28 @@ def process_group_members(pgid: int) -> "set[int]":
     return members
 
 
+def _take_terminal() -> None:
+    """In the child, after setsid: standard input (a pty) becomes the controlling terminal."""
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class Tdev:
     """A real ``tdev`` process with its stdout/stderr collected line by line."""
 
-    def __init__(self, args, cwd, env=None, command=None) -> None:
-        """``command`` replaces the ``tdev`` executable, e.g. ``[PYTHON, "-O", "-m", "devserver"]``."""
+    def __init__(self, args, cwd, env=None, command=None, terminal=None) -> None:
+        """``command`` replaces the ``tdev`` executable, e.g. ``[PYTHON, "-O", "-m", "devserver"]``.
+        ``terminal``: a pseudo-terminal's slave descriptor, to be tdev's standard input and controlling
+        terminal (tdev in its foreground), as when it is started from a shell."""
         full_env = dict(os.environ)
         full_env.pop("NO_COLOR", None)
         full_env.pop("FORCE_COLOR", None)
         full_env.pop("TDEV_POLL", None)
+        # The app runs with this interpreter, not with a virtualenv that happens to be active here
+        # (tests about choosing the project's interpreter set it themselves).
+        full_env.pop("VIRTUAL_ENV", None)
         # Bytecode writing on, as users run (this machine's environment may turn it off): a test
         # about PYTHONDONTWRITEBYTECODE sets it itself.
         full_env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -216,10 +229,11 @@ class Tdev:
             self.args,
             cwd=str(cwd),
             env=full_env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if terminal is None else terminal,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=None if terminal is None else _take_terminal,
         )
         self.pid = self.proc.pid
         self._lines = {"out": [], "err": []}
@@ -335,8 +349,8 @@ def tdev():
     ``env`` entries are added to the environment (a value of None removes the variable)."""
     started = []
 
-    def start(args, cwd, env=None, command=None) -> Tdev:
-        process = Tdev(args, cwd, env, command)
+    def start(args, cwd, env=None, command=None, terminal=None) -> Tdev:
+        process = Tdev(args, cwd, env, command, terminal)
         started.append(process)
         return process
 

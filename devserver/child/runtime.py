@@ -31,7 +31,8 @@ _HERE = os.path.dirname(os.path.realpath(__file__))
 # app_target is imported only for a module:attr target: nothing the app did not ask for is imported.
 _OWN_FILES = {
     os.path.join(_HERE, name)
-    for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py", "tail.py")
+    for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py", "tail.py",
+                 "terminal.py")
 } | {os.path.realpath(compat.__file__)}
 
 _stop_requested = threading.Event()
@@ -40,15 +41,20 @@ _preimport_names: "list[str] | None" = None
 _names_received = threading.Event()
 
 
-def main(argv: "list[str]") -> None:
-    fd, options, mode, target, *args = argv
-    channel = Channel(socket.socket(fileno=int(fd)))
+def main(spec: str) -> None:
+    """``spec``: what tdev sent in ``TDEV_CHILD`` (JSON): the channel's fd, the options, the target."""
+    given = json.loads(spec)
+    mode, target, args, options = given["mode"], given["target"], list(given["args"]), given["options"]
+    channel = Channel(socket.socket(fileno=int(given["fd"])))
     os.set_inheritable(channel.sock.fileno(), False)
-    options = json.loads(options)
     standby = bool(options.get("standby"))
     signal.signal(signal.SIGTERM, _on_sigterm)  # in place before the lifeline can act on a stop
     _start_lifeline(channel, standby)
     tail.install(channel, _stop_requested.is_set)  # the last lines of output, for the error page
+    if options.get("keyboard"):  # tdev reads the terminal too: keys go to the app while it reads
+        from devserver.child import terminal
+
+        terminal.install(channel)
     imports.install(channel)
     tornado_hooks.install(channel, options)
     code = _run(mode, target, args, channel, options, standby)

@@ -62,7 +62,8 @@ def served(port, expected="v"):
 
 @pytest.mark.parametrize("attr", ["make_app", "application"])
 def test_factory_and_instance_serve_and_reload(tdev, factory_app, port, attr):
-    t = tdev(["run", "--port", str(port), f"web.server:{attr}", "extra-arg"], cwd=factory_app)
+    # tdev's options after a MODULE:ATTR target are tdev's; the app's own arguments follow "--"
+    t = tdev(["run", f"web.server:{attr}", "--port", str(port), "--", "extra-arg"], cwd=factory_app)
     data = served(port, '"v1"')
     assert data["argv"] == [f"web.server:{attr}", "extra-arg"]
     assert data["debug"] is False and data["main"] is None
@@ -132,7 +133,9 @@ def _launcher():
 @pytest.mark.parametrize(
     "option, expected, note",
     [
-        ([], [4096, 4096], "open-files limit for the app: 4096 (the hard limit), not 50000"),
+        ([], [4096, 4096], None),  # the default is raised as far as it goes, without a word
+        (["-v"], [4096, 4096], "open-files limit for the app: 4096 (the hard limit), not 50000"),
+        (["--max-open-files", "10000"], [4096, 4096], "open-files limit for the app: 4096 (the hard limit), not 10000"),
         (["--max-open-files", "1000"], [1000, 4096], None),
         (["--max-open-files", "100"], [256, 4096], None),  # never lowered
     ],

@@ -53,7 +53,7 @@ def make_app_dir(root, port, extra=""):
 
 def run_check(args, cwd, timeout=60, env=None):
     """Run ``tdev check`` to the end in its own session; returns the CompletedProcess."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "VIRTUAL_ENV")}
     full_env.update(env or {})
     proc = subprocess.Popen([*TDEV, "check", *args], cwd=str(cwd), env=full_env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -110,12 +110,19 @@ def test_server_error_fails_and_expect_tightens(tmp_path, port):
     r = run_check(["--path", "/", "--path", "/broken", "app.py"], tmp_path)
     assert r.returncode == 1
     assert "GET /broken  500 Internal Server Error" in r.stdout
-    assert "tdev check failed: GET /broken: 500" in r.stdout
-    # A 404 is fine by default (< 500), not when 2xx is expected.
-    assert run_check(["--path", "/nope", "app.py"], tmp_path).returncode == 0
+    assert ("tdev check failed: GET /broken: 500 Internal Server Error — expected 2xx or 3xx; to accept it: "
+            '--expect 2xx --expect 3xx --expect 500 (or expect = ["2xx", "3xx", "500"] in [tool.tdev.check])'
+            in r.stdout)
+    # A 404 fails by default (only 2xx and 3xx pass): a smoke test of a missing page tests nothing.
+    missing = run_check(["--path", "/nope", "app.py"], tmp_path)
+    assert missing.returncode == 1 and "GET /nope  404 Not Found" in missing.stdout
+    assert ('tdev check failed: GET /nope: 404 Not Found — expected 2xx or 3xx; to accept it: --expect 404 '
+            '(or expect = ["404"] in [tool.tdev.check])' in missing.stdout)
     strict = run_check(["--path", "/nope", "--expect", "2xx", "app.py"], tmp_path)
-    assert strict.returncode == 1 and "404 Not Found" in strict.stdout
+    assert strict.returncode == 1 and "404 Not Found — expected 2xx;" in strict.stdout
     assert run_check(["--path", "/nope", "--expect", "404", "app.py"], tmp_path).returncode == 0
+    write(tmp_path / "pyproject.toml", '[tool.tdev.check]\nexpect = ["404"]\n')
+    assert run_check(["app.py", "--path", "/nope"], tmp_path).returncode == 0
 
 
 def test_app_that_never_listens_fails_after_the_timeout(tmp_path):
@@ -207,3 +214,11 @@ def test_python_m_devserver_check(tmp_path, port):
     r = subprocess.run([PYTHON, "-m", "devserver", "check", "-q", "app.py"], cwd=tmp_path, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0 and r.stdout == "", r.stdout + r.stderr
+
+
+def test_options_after_the_target_are_checks_and_the_apps_follow_double_dash(tmp_path, port):
+    make_app_dir(tmp_path, port, extra="\n    print('app argv:', sys.argv[1:], flush=True)\n")
+    r = run_check(["app.py", "--path", "/does-not-exist", "--expect", "200", "--", "--flag", "x"], tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "GET /does-not-exist  404 Not Found" in r.stdout and "GET / " not in r.stdout
+    assert "app argv: ['--flag', 'x']" in r.stdout

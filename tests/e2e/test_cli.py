@@ -25,6 +25,8 @@ BAD_INPUT = [
     pytest.param(["run", "nosuch_app.py", "8000"], "nosuch_app.py", id="no-such-script"),
     pytest.param(["run", "--no-reload", "nosuch_app.py"], "nosuch_app.py", id="no-such-script-no-reload"),
     pytest.param(["run", "somedir"], "somedir", id="directory"),
+    pytest.param(["run", "app"], "no such file: app (did you mean app.py?)", id="bare-name-beside-a-script"),
+    pytest.param(["run", "somedir/server.py:main"], "(e.g. somedir.server:main)", id="file-path-before-colon"),
     pytest.param(["run", "-m", "nosuch_module_xyz"], "nosuch_module_xyz", id="unknown-module"),
     pytest.param(["run", "-m", "somedir.nosuch_sub"], "somedir.nosuch_sub", id="unknown-submodule"),
     pytest.param(["run", "-m"], "-m", id="empty-m"),
@@ -33,6 +35,9 @@ BAD_INPUT = [
     pytest.param(["run", "--debounce", "abc", "app.py"], "--debounce 'abc'", id="debounce-not-a-number"),
     pytest.param(["run", "--watch", "/does/not/exist", "app.py"], "/does/not/exist", id="watch-missing-path"),
     pytest.param(["frobnicate"], "frobnicate", id="unknown-command"),
+    pytest.param(["run", "--python", "/bin/true", "app.py"], "/bin/true is not a Python interpreter", id="not-python"),
+    pytest.param(["check", "app.py", "8000"], "tdev check app.py -- 8000", id="check-app-argument-without-dashes"),
+    pytest.param(["run", "somedir:app", "8000"], "after '--'", id="app-target-argument-without-dashes"),
 ]
 
 
@@ -135,13 +140,36 @@ def test_verbose_shows_the_watch_set(tdev, hello_app, port):
     wait_for_body(port, "v1")
     project = re.escape(os.path.realpath(hello_app))
     t.wait_for(rf"^\[tdev\] .*recursive.*{project}$")
+    # the files the app imported, summed up per installed package and per directory: not one line each
+    t.wait_for(r"^\[tdev\] the watch set holds \d+ files: .*\btornado \d+.*\./ 2\b")
+    assert t.count(r"^\[tdev\] watching \d+ files: .*\btornado \d+") >= 1, t.err
+    assert t.count(r"\.py$") <= 3, t.err
 
 
 def test_normal_output_does_not_show_the_watch_set(tdev, hello_app, port):
-    t = tdev(["run", "app.py", str(port)], cwd=hello_app)
+    # "--poll" after the script is the app's (python's rule): tdev says so in one line and does not poll
+    t = tdev(["run", "app.py", str(port), "--poll"], cwd=hello_app)
     wait_for_body(port, "v1")
     t.wait_for(r"app listening")
-    t.wait_for(r"watching \d+ files? and")  # the one-line summary, shown about 1 s after start
+    summary = t.wait_for(r"watching \d+ files? and")  # the one-line summary, shown about 1 s after start
+    assert "polling" not in summary, summary
+    assert t.count(r"^\[tdev\] hint: --poll after app\.py goes to the app.*tdev run --poll app\.py \.\.\.$") == 1
+    assert "open-files" not in t.err  # quiet by default: nobody asked for a limit
+
+
+def test_the_restart_line_comes_before_what_the_old_app_says_while_stopping(tdev, hello_app, port):
+    app = (hello_app / "app.py").read_text()
+    (hello_app / "app.py").write_text(
+        "import atexit, sys\natexit.register(lambda: print('old app: shutting down', file=sys.stderr, flush=True))\n"
+        + app)
+    t = tdev(["run", "app.py", str(port)], cwd=hello_app)  # the app's stderr is tdev's: one stream, in order
+    wait_for_body(port, "v1")
+    write(hello_app / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2")
+    t.wait_for(r"old app: shutting down")
+    lines = t.err.splitlines()
+    restart = next(i for i, line in enumerate(lines) if line.endswith("version.py changed — restarting"))
+    assert restart < lines.index("old app: shutting down"), t.err
     project = re.escape(os.path.realpath(hello_app))
     assert t.count(rf"recursive.*{project}$") == 0, t.err
 

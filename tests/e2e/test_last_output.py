@@ -220,7 +220,7 @@ def test_check_shows_the_last_output_of_an_app_that_exits_without_a_traceback(tm
         print("Error: plugin 'x' failed to load", file=sys.stderr)
         sys.exit(1)
     """))
-    proc = subprocess.run([*TDEV, "check", "app.py", str(port)], cwd=tmp_path, capture_output=True, text=True,
+    proc = subprocess.run([*TDEV, "check", "app.py", "--", str(port)], cwd=tmp_path, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     summary = proc.stdout.splitlines()
@@ -229,7 +229,7 @@ def test_check_shows_the_last_output_of_an_app_that_exits_without_a_traceback(tm
         "  last output: loading plugins",
         "               Error: plugin 'x' failed to load",
     ], proc.stdout
-    as_json = subprocess.run([*TDEV, "check", "--json", "app.py", str(port)], cwd=tmp_path, capture_output=True,
+    as_json = subprocess.run([*TDEV, "check", "--json", "app.py", "--", str(port)], cwd=tmp_path, capture_output=True,
                              text=True, timeout=60)
     import json
 

@@ -703,7 +703,7 @@ def test_check_returns_while_a_process_the_app_left_holds_its_stdout(tmp_path, p
     # still finish, and the pipe reach its end, when the app is done.
     write(tmp_path / "app.py", ESCAPING_APP)
     write(tmp_path / "version.py", 'VERSION = "one-111"\n')
-    proc = subprocess.Popen([*TDEV, "check", "app.py", str(port)], cwd=tmp_path, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*TDEV, "check", "app.py", "--", str(port)], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=30)  # reads until EOF: every writer of the pipe is gone
@@ -715,3 +715,21 @@ def test_check_returns_while_a_process_the_app_left_holds_its_stdout(tmp_path, p
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def _cmdline(pid: int) -> "list[str]":
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [part.decode() for part in f.read().split(b"\0") if part]
+
+
+def test_ps_shows_the_app_as_the_users_command(tdev, hello_app, port):
+    write(hello_app / "version.py", 'import os\nVERSION = "v1 " + str(sorted(k for k in os.environ if "TDEV" in k))\n')
+    t = tdev(["run", "app.py", str(port), "--flag"], cwd=hello_app)
+    assert wait_for_body(port, "v1") == "v1 []"  # tdev's message to the app process is not in its environment
+    t.wait_for_standby()
+    for pid in t.app_pids() | t.standby_pids():
+        cmdline = _cmdline(pid)
+        # python [interpreter flags tdev itself ran with] app.py ARGS: no bootstrap path, no JSON, no descriptor
+        assert cmdline[-3:] == ["app.py", str(port), "--flag"], cmdline
+        assert all(part.startswith("-") for part in cmdline[1:-3]), cmdline
+        assert os.path.samefile(cmdline[0], PYTHON), cmdline

@@ -33,3 +33,11 @@ def test_a_syntax_error_in_a_file_named_with_a_newline_is_one_line(tmp_path, cap
     print_summary(result, 1)
     out = capsys.readouterr().out
     assert "\x1b[2J" not in out and "a\\nb\\x1b[2J.py:1:2: bad" in out
+
+
+def test_by_default_only_2xx_and_3xx_pass():
+    from devserver.check import _expected
+
+    assert [s for s in (100, 199, 200, 204, 301, 302, 399, 400, 404, 499, 500, 503) if _expected(s, [])] == [
+        200, 204, 301, 302, 399]
+    assert _expected(404, ["404"]) and _expected(201, ["2xx"]) and not _expected(302, ["2xx"])

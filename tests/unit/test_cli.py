@@ -14,6 +14,9 @@ def app(tmp_path, monkeypatch):
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("raise RuntimeError('package code must not run')\n")
     (tmp_path / "pkg" / "server.py").write_text("")
+    for name in ("demo/demo.py", "tool/__init__.py", "tool/__main__.py"):  # directories named as targets
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("")
     return tmp_path
 
 
@@ -68,6 +71,8 @@ def test_help_returns_none(app, capsys):
         ([], "missing TARGET"),
         (["missing.py"], "missing.py"),
         (["pkg"], "is a directory"),
+        (["demo"], "demo is a directory, not a script (did you mean demo/demo.py?)"),
+        (["tool"], "tool is a directory, not a script (did you mean -m tool?)"),
         (["-m"], "-m needs a module name"),
         (["-m", "nosuchmodule_xyz"], "nosuchmodule_xyz"),
         (["-m", "pkg.nosuch"], "pkg.nosuch"),
@@ -94,7 +99,7 @@ def test_usage_errors_name_the_culprit(app, argv, fragment):
 
 # -- targets by their form ------------------------------------------------------------------------
 def test_module_attr_target(app):
-    c = parse_run(["--port", "9000", "--host", "0.0.0.0", "--debug", "pkg.server:make_app", "x"], environ={})
+    c = parse_run(["--port", "9000", "--host", "0.0.0.0", "--debug", "pkg.server:make_app", "--", "x"], environ={})
     assert (c.target.kind, c.target.value, c.target.args) == ("app", "pkg.server:make_app", ["x"])
     assert (c.host, c.port, c.debug) == ("0.0.0.0", 9000, True)
     assert c.child_options() == {"app": {"host": "0.0.0.0", "port": 9000, "debug": True}}
@@ -112,7 +117,10 @@ def test_app_target_defaults(app):
         (["pkg.server:"], "module:attr"),
         (["a b:c"], "module:attr"),
         (["nosuch_mod_xyz:app"], "no module named 'nosuch_mod_xyz'"),
-        (["app"], "-m app"),  # a module typed as a script
+        (["app"], "no such file: app (did you mean app.py?)"),  # a bare name with a .py file beside it
+        (["pkg.server"], "-m pkg.server"),  # a module typed as a script
+        (["pkg/server.py:make_app"], "(e.g. pkg.server:make_app)"),  # the dotted path from the cwd
+        (["./pkg/server.py:make_app"], "(e.g. pkg.server:make_app)"),
         (["--port", "80", "app.py"], "MODULE:ATTR"),
         (["--debug", "-m", "pkg.server"], "MODULE:ATTR"),
         (["--port", "70000", "pkg.server:app"], "70000"),
@@ -239,3 +247,76 @@ def test_a_script_with_a_file_target_script_and_a_port_is_refused(app):
     (app / "pyproject.toml").write_text("[tool.tdev]\ntarget = 'app.py'\nport = 8000\n")
     with pytest.raises(UsageError, match=r"\[tool.tdev\] port only applies to a MODULE:ATTR target"):
         parse_run([], environ={})
+
+
+# -- where options go (issue 14) --------------------------------------------------------------------
+def test_check_takes_its_options_after_the_target_and_the_apps_after_double_dash(app):
+    from devserver.cli import parse_check
+
+    c = parse_check(["app.py", "--path", "/does-not-exist", "--expect", "200", "-v", "--", "--port", "8000"],
+                    environ={})
+    assert (c.target.value, c.target.args) == ("app.py", ["--port", "8000"])
+    assert c.check.paths == ["/does-not-exist"] and c.check.expect == ["200"] and c.verbosity == VERBOSE
+    c = parse_check(["-m", "pkg.server", "--path=/x", "--", "a"], environ={})
+    assert (c.target.kind, c.target.args, c.check.paths) == ("module", ["a"], ["/x"])
+    c = parse_check(["--path", "/a", "pkg.server:app", "--path", "/b", "--port", "9001"], environ={})
+    assert (c.check.paths, c.port, c.target.args) == (["/a", "/b"], 9001, [])
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["app.py", "foo"], "arguments for the app go after '--' (tdev check app.py -- foo)"),
+        (["app.py", "--frob"], "tdev check app.py -- --frob"),
+        (["app.py", "--port", "8000"], "to pass it to the app: tdev check app.py -- --port=8000"),
+        (["app.py", "--include", "x"], "it is an option of 'tdev run'"),
+    ],
+)
+def test_check_arguments_for_the_app_must_follow_double_dash(app, argv, fragment):
+    from devserver.cli import parse_check
+
+    with pytest.raises(UsageError) as info:
+        parse_check(argv, environ={})
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_module_attr_target_takes_tdev_options_after_it(app):
+    c = parse_run(["pkg.server:make_app", "--port", "8001", "--no-warm", "-q", "--", "--port", "1"], environ={})
+    assert (c.port, c.warm, c.verbosity) == (8001, False, QUIET)
+    assert c.target.args == ["--port", "1"] and c.hints == []
+    with pytest.raises(UsageError, match=r"unexpected argument 'x' after pkg.server:make_app.*-- x"):
+        parse_run(["pkg.server:make_app", "x"], environ={})
+
+
+def test_script_and_module_targets_keep_pythons_rule_with_one_hint(app):
+    c = parse_run(["app.py", "--port", "8000", "-v"], environ={})
+    assert c.target.args == ["--port", "8000", "-v"] and c.hints == []  # an app may define these
+    c = parse_run(["app.py", "--watch", "pkg", "--poll", "--debounce=5", "--no-reload", "x"], environ={})
+    assert c.target.args == ["--watch", "pkg", "--poll", "--debounce=5", "--no-reload", "x"]
+    assert not c.poll and c.watch == [] and c.reload
+    assert c.hints == [
+        "hint: --watch, --poll, --debounce and --no-reload after app.py go to the app, as with python; "
+        "tdev's own options go before the target: tdev run --watch pkg --poll --debounce=5 --no-reload app.py ..."
+    ]
+    c = parse_run(["-m", "pkg.server", "--grace", "1"], environ={})
+    assert c.hints == ["hint: --grace after -m pkg.server goes to the app, as with python; "
+                       "tdev's own options go before the target: tdev run --grace 1 -m pkg.server ..."]
+
+
+def test_requested_settings_are_the_typed_and_the_configured_ones(app):
+    assert "max_open_files" not in parse_run(["app.py"], environ={}).requested
+    c = parse_run(["--max-open-files", "100", "app.py"], environ={})
+    assert "max_open_files" in c.requested and c.open_files_note_wanted()
+    assert parse_run(["-v", "app.py"], environ={}).open_files_note_wanted()
+    assert not parse_run(["app.py"], environ={}).open_files_note_wanted()
+    _pyproject(app, "[tool.tdev]\nmax-open-files = 4096\n")
+    assert parse_run(["app.py"], environ={}).open_files_note_wanted()
+
+
+def test_what_ps_shows_after_python_and_its_flags(app):
+    from devserver.target import Target
+
+    assert Target("script", "app.py", ["--port", "1"]).shown_argv() == ["app.py", "--port", "1"]
+    assert Target("script", "-x.py", []).shown_argv() == ["--", "-x.py"]
+    assert Target("module", "pkg.server", ["a"]).shown_argv() == ["-m", "pkg.server", "a"]
+    assert Target("app", "web.app:make_app", ["--x"]).shown_argv() == ["web.app:make_app", "--x"]

@@ -4,6 +4,7 @@ maps to an option and back, and file and command line go through the same conver
 import dataclasses
 import os
 import re
+import sys
 
 import pytest
 
@@ -29,6 +30,8 @@ SAMPLES = {
     "paths": ("['/health']", "/health", ["/health"], "/x", ["/x"]),
     "expect": ("['2xx']", "2xx", ["2xx"], "404", ["404"]),
     "timeout": ("3", "3", 3.0, "0.5", 0.5),
+    # tdev's own interpreter: asked for explicitly, it is not probed in a subprocess
+    "python": (repr(sys.executable), sys.executable, sys.executable, sys.executable, sys.executable),
 }
 # Keys without a command-line option of their own, and how they are set otherwise.
 FILE_ONLY = {
@@ -184,7 +187,7 @@ def test_every_field_is_set_by_one_option():
     def dests(group):
         return sorted(option.dest for option in OPTIONS if option.group == group)
 
-    run_fields = {f.name for f in dataclasses.fields(RunConfig)} - {"target", "config_file", "check"}
+    run_fields = {f.name for f in dataclasses.fields(RunConfig)} - {"target", "config_file", "check", "hints", "requested", "interpreter"}
     assert dests(CONFIG) == sorted(run_fields)
     assert dests(CHECK_OPTIONS) == sorted(f.name for f in dataclasses.fields(CheckOptions))
     assert dests(TARGET) == ["args", "target", "target"]  # target and module both set the target
