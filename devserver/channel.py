@@ -20,6 +20,9 @@ child -> supervisor
     ``assets``  ``paths``: the app's template/static directories; ``live``: read afresh on each request
     ``output``  ``lines``: the app's last lines of output (bounded), sent as it exits by itself
     ``stopping`` the app got ``stop``: its lifeline stops it and signals its process group itself
+                (once the app continues, when a debugger holds it)
+    ``paused``  ``how``: "pdb" (at pdb's prompt) or "debugger" (stopped by debugpy / pydevd) when a
+                debugger starts holding the app, null when it lets it go
 
 supervisor -> child
     ``bound``   ``id``, and ``nfds`` descriptors passed along (SCM_RIGHTS),
@@ -55,6 +58,9 @@ READY = "ready"
 ASSETS = "assets"
 OUTPUT = "output"
 STOPPING = "stopping"
+PAUSED = "paused"
+PAUSED_PDB = "pdb"  # ``paused``'s ``how``: at pdb's prompt, reading the terminal
+PAUSED_DEBUGGER = "debugger"  # ... stopped by debugpy / pydevd (an IDE's debugger)
 # supervisor -> child:
 BOUND = "bound"
 STOP = "stop"
@@ -62,7 +68,8 @@ MODULES_WANTED = "modules?"
 PREIMPORT = "preimport"
 GO = "go"
 
-TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS, OUTPUT, STOPPING)
+TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS, OUTPUT, STOPPING,
+                 PAUSED)
 TO_CHILD = (BOUND, STOP, MODULES_WANTED, PREIMPORT, GO)
 
 _RECV_FDS = hasattr(socket, "recv_fds") and hasattr(socket, "AF_UNIX")

@@ -10,8 +10,8 @@ Both processes import this module: the app process (``devserver.child``) on ever
 critical path, so it imports nothing but ``sys`` up front; Tornado, asyncio, runpy and
 subprocess are looked up when a function needs them, never imported on their account.
 
-``sys._getframe`` is not listed: it is documented in the ``sys`` reference (a CPython
-implementation detail that PyPy also provides) and used where it is.  watchdog: tdev uses
+``sys._getframe`` and ``sys._current_frames`` are not listed: they are documented in the ``sys``
+reference (CPython implementation details that PyPy also provides) and used where they are.  watchdog: tdev uses
 its public API only (``Observer``, ``PollingObserverVFS``, ``schedule(..., event_filter=)``,
 the event classes); the one thing it reads that is not API is the "watchdog" logger's
 inotify overflow warning (watcher.py: a log message, not an attribute).  watchdog 7.1.0
