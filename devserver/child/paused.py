@@ -29,7 +29,7 @@ def paused() -> "str | None":
         return None
     frames = sys._current_frames()  # documented in sys (a CPython detail PyPy provides too)
     for top in frames.values():
-        frame: "types.FrameType | None" = top
+        frame: types.FrameType | None = top  # (not evaluated: a local)
         while frame is not None:
             code = frame.f_code
             for kind, filename, functions in waits:
