@@ -409,14 +409,17 @@ class Supervisor:
     def _on_paused(self, session: AppSession, _message: dict) -> None:
         """The app's lifeline says a debugger started or stopped holding the app (``session.paused``).
         A stop told to a paused app waits (no grace kill) until it continues; then the grace counts."""
-        if session is not self.app or session.child.stop_sent is None or session.exited:
+        if session is not self.app or session.exited:
+            return
+        where = {msg.PAUSED_PDB: "at a pdb prompt", msg.PAUSED_DEBUGGER: "in the debugger"}.get(session.paused or "")
+        self.out.debug(f"app {session.pid} paused {where}" if where else f"app {session.pid} continues")
+        if session.child.stop_sent is None:
             return
         if session.paused:
             self._cancel_grace()
             self._wait_for_paused(session)
         elif self._grace_timer is None:
             self._pause_said_at = None
-            self.out.debug("the app continues: its stop goes on")
             self._grace_timer = self.loop.call_later(self.config.grace, self._grace_expired, session)
 
     def _wait_for_paused(self, app: AppSession) -> None:

@@ -17,6 +17,11 @@ from devserver.channel import PAUSED_PDB as PDB
 _WAITS = ((PDB, "pdb", ("interaction",)), (DEBUGGER, "pydevd", ("do_wait_suspend", "_do_wait_suspend")))
 
 
+def loaded() -> bool:
+    """Is a debugger loaded at all (it could pause the app)?"""
+    return any(module_name in sys.modules for _kind, module_name, _functions in _WAITS)
+
+
 def paused() -> "str | None":
     """``PDB``, ``DEBUGGER``, or None when no thread waits in a debugger."""
     waits = []

@@ -107,8 +107,8 @@ def _lifeline(channel: Channel, standby: bool) -> None:
             imports.send_batch()
             batch_until = now + imports.BATCH_SECONDS if imports.batching() else None
         if pause_check_at is not None and now >= pause_check_at:
-            pause_check_at = now + PAUSE_CHECK_SECONDS
             _check_paused(channel)
+            pause_check_at = now + (PAUSE_CHECK_SECONDS if paused.loaded() else DEBUGGER_CHECK_SECONDS)
         if resignal_at is not None and now >= resignal_at:
             resignal_at = None
             if _paused is None:  # (a paused app gets its stop when it continues: nothing was swallowed)
@@ -134,7 +134,9 @@ def _lifeline(channel: Channel, standby: bool) -> None:
         os._exit(1)
 
 
-PAUSE_CHECK_SECONDS = 0.25  # how often the lifeline looks whether a debugger holds the app
+# How often the lifeline looks whether a debugger holds the app: while one is loaded, and whether one is.
+PAUSE_CHECK_SECONDS = 0.1
+DEBUGGER_CHECK_SECONDS = 0.5
 _paused: "str | None" = None  # paused.PDB / paused.DEBUGGER while a debugger holds the app
 _stop_deferred = False  # a stop came while the app was paused: it begins when the app continues
 
