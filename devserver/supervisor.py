@@ -39,7 +39,7 @@ from devserver.livereload import script as livereload_script
 from devserver.machine import Action, Event, State, transition
 from devserver.output import Output, display_path
 from devserver.bytecode import forget_bytecode
-from devserver.process import LAUNCH_DIR, raise_open_files_limit, unreaped_pids
+from devserver.process import LAUNCH_DIR, debugger_seen, raise_open_files_limit, unreaped_pids
 from devserver.reports import AppReports
 from devserver.session import AppSession
 from devserver.sockets import HeldSockets, describe_address, describe_key, request_key, socket_urls
@@ -97,7 +97,7 @@ class Supervisor:
         return {
             **self.reports.handlers(),
             msg.SERVING: lambda s, _m: self._feed_if_current(s, Event.SERVING, s),
-            msg.MODULES: lambda s, m: self._feed_if_current(s, Event.MODULES, m),
+            msg.MODULES: self._on_modules,
             msg.READY: lambda s, m: self._feed(Event.STANDBY_READY, (s, m)),
             msg.STARTED: self._on_started,
             msg.PAUSED: self._on_paused,
@@ -329,6 +329,12 @@ class Supervisor:
         self._show_summary()
         if not self.standbys.off:
             session.send(msg.MODULES_WANTED)
+
+    def _on_modules(self, session: AppSession, message: dict) -> None:
+        modules = message.get("modules")
+        if isinstance(modules, list):
+            debugger_seen([m[0] for m in modules if isinstance(m, list) and m and isinstance(m[0], str)])
+        self._feed_if_current(session, Event.MODULES, message)
 
     def _on_started(self, session: AppSession, message: dict) -> None:
         """The app process is about to run the first line of the target."""
