@@ -1,5 +1,6 @@
 """A minimal Debug Adapter Protocol client: enough to attach to debugpy, set breakpoints, continue."""
 import json
+import os
 import socket
 import threading
 import time
@@ -86,3 +87,67 @@ class DAPClient:
             self.sock.close()
         except OSError:
             pass
+
+
+class DebugSession:
+    """A client attached the way VS Code attaches (``subProcess``: every Python process the debuggee
+    starts is announced with a ``debugpyAttach`` event and attached to as well), with the same
+    breakpoints in each process."""
+
+    def __init__(self, port, breakpoints=None, timeout=20.0):
+        self.breakpoints = breakpoints or {}
+        self.root = DAPClient(port, timeout=timeout)
+        self.root.attach(self.breakpoints, justMyCode=False, subProcess=True)
+        self.children = {}  # subprocess pid -> DAPClient
+        self._closed = threading.Event()
+        threading.Thread(target=self._follow, daemon=True).start()
+
+    def _follow(self):
+        while not self._closed.is_set():
+            for client in [self.root, *self.children.values()]:
+                with client.cond:
+                    events = [m for m in client.messages
+                              if m.get("type") == "event" and m.get("event") == "debugpyAttach"]
+                for event in events:
+                    body = event["body"]
+                    pid = body.get("subProcessId")
+                    if pid in self.children or self._closed.is_set():
+                        continue
+                    child = DAPClient(body["connect"]["port"], host=body["connect"].get("host", "127.0.0.1"))
+                    self.children[pid] = child
+                    arguments = {k: v for k, v in body.items() if k not in ("request", "type", "name")}
+                    threading.Thread(target=child.attach, args=(self.breakpoints,), kwargs=arguments,
+                                     daemon=True).start()
+            time.sleep(0.02)
+
+    def close(self):
+        self._closed.set()
+        for client in [self.root, *self.children.values()]:
+            client.close()
+
+
+def listener_pid(port):
+    """The pid of the process listening on TCP ``port`` (127.0.0.1), from /proc (Linux); None if none.
+    debugpy's adapter leaves the debuggee's process tree (it daemonizes): the test kills it by this pid."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for row in f:
+                    fields = row.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                        inodes.add(fields[9])
+        except OSError:
+            continue
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                target = os.readlink(f"/proc/{entry}/fd/{fd}")
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    return int(entry)
+        except OSError:
+            continue
+    return None

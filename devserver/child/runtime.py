@@ -347,6 +347,7 @@ def _exit_now(code: object) -> None:
     handlers, flush open files.  Only the module-by-module teardown is
     skipped, which costs a Tornado app ~50 ms on every reload.
     """
+    compat.end_debugger_session()  # under a debugger: its own teardown would hold up the next app
     try:
         compat.shutdown_threads()
     except BaseException:

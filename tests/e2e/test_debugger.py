@@ -1,8 +1,10 @@
 """Breakpoints across reloads: a real debugpy holding the app (all threads suspended, as VS Code's
 default), driven over the Debug Adapter Protocol; and pdb at its prompt on a pseudo-terminal."""
 
+import os
 import signal
 import socket
+import sys
 import threading
 import time
 
@@ -11,7 +13,7 @@ import pytest
 from tests.conftest import free_port, http_get, pid_alive, wait_for_body, wait_until, write
 
 debugpy = pytest.importorskip("debugpy")
-from tests.dap import DAPClient  # noqa: E402
+from tests.dap import DAPClient, DebugSession, listener_pid  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -136,3 +138,70 @@ def test_a_second_save_while_paused_forces_the_restart(debugged):
     write(app_dir / "version.py", 'VERSION = "v3"\nDEBUG = False\n')
     process.wait_for(r"saved again while the app is paused — killing it")
     wait_for_body(app_port, "v3")
+
+
+VSCODE_APP = """
+import asyncio
+import sys
+
+import tornado.web
+
+import version
+
+
+class Main(tornado.web.RequestHandler):
+    def get(self):
+        self.write(version.VERSION)
+
+
+async def main():
+    tornado.web.Application([(r"/", Main)]).listen(int(sys.argv[1]), "127.0.0.1")
+    await asyncio.Event().wait()
+
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.timeout(60)
+def test_breakpoints_survive_reloads_under_debugpy_as_vscode_runs_tdev(tdev, tmp_path):
+    """VS Code's launch of tdev under debugpy (``subProcess`` on, its default): each app process tdev
+    starts, warm standbys included, is attached to, and the handler's breakpoint stops every version."""
+    write(tmp_path / "app.py", VSCODE_APP)
+    write(tmp_path / "version.py", 'VERSION = "v1"\n')
+    line = VSCODE_APP.lstrip("\n").splitlines().index("        self.write(version.VERSION)") + 1
+    app_port, debug_port = free_port(), free_port()
+    process = tdev(["run", "app.py", str(app_port)], cwd=tmp_path, command=[
+        sys.executable, "-m", "debugpy", "--listen", f"127.0.0.1:{debug_port}", "--wait-for-client",
+        "-m", "devserver"])
+    session = DebugSession(debug_port, {tmp_path / "app.py": [line]})
+    adapter = listener_pid(debug_port)  # debugpy's adapter: it leaves tdev's process tree
+    try:
+        process.wait_for("app listening on")
+        for version in ("v1", "v2", "v3"):
+            if version != "v1":
+                write(tmp_path / "version.py", f'VERSION = "{version}"\n')
+                process.wait_for("version.py changed — restarting", count=int(version[1]) - 1)
+            result = {}
+            thread = threading.Thread(target=lambda: result.update(r=http_get(app_port, timeout=20)), daemon=True)
+            thread.start()
+            stopped = wait_until(lambda: _stopped_child(session), timeout=20, message=f"{version} at the breakpoint")
+            client, event = stopped
+            client.messages.remove(event)
+            assert client.request("continue", threadId=event["body"]["threadId"])["success"]
+            thread.join(10)
+            assert result.get("r") == (200, version), (result, process.err)
+        assert len(session.children) >= 3  # every app process was announced and attached to
+    finally:
+        session.close()
+        if adapter is not None:
+            os.kill(adapter, signal.SIGKILL)
+
+
+def _stopped_child(session):
+    for client in list(session.children.values()):
+        with client.cond:
+            for message in client.messages:
+                if message.get("type") == "event" and message.get("event") == "stopped":
+                    return client, message
+    return None
