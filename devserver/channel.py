@@ -20,8 +20,11 @@ child -> supervisor
     ``assets``  ``paths``: the app's template/static directories; ``live``: read afresh on each request
     ``output``  ``lines``: the app's last lines of output (bounded), sent as it exits by itself
     ``stopping`` the app got ``stop``: its lifeline stops it and signals its process group itself
+                (once the app continues, when a debugger holds it)
     ``reading`` ``on``: the app starts (true) or stops (false) reading the terminal (``input()``,
                 ``pdb``, ``sys.stdin``); sent only when tdev reads the terminal for its own keys
+    ``paused``  ``how``: "pdb" (at pdb's prompt) or "debugger" (stopped by debugpy / pydevd) when a
+                debugger starts holding the app, null when it lets it go
 
 supervisor -> child
     ``bound``   ``id``, and ``nfds`` descriptors passed along (SCM_RIGHTS),
@@ -58,6 +61,9 @@ ASSETS = "assets"
 OUTPUT = "output"
 STOPPING = "stopping"
 READING = "reading"
+PAUSED = "paused"
+PAUSED_PDB = "pdb"  # ``paused``'s ``how``: at pdb's prompt, reading the terminal
+PAUSED_DEBUGGER = "debugger"  # ... stopped by debugpy / pydevd (an IDE's debugger)
 # supervisor -> child:
 BOUND = "bound"
 STOP = "stop"
@@ -66,7 +72,7 @@ PREIMPORT = "preimport"
 GO = "go"
 
 TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS, OUTPUT, STOPPING,
-                 READING)
+                 READING, PAUSED)
 TO_CHILD = (BOUND, STOP, MODULES_WANTED, PREIMPORT, GO)
 
 _RECV_FDS = hasattr(socket, "recv_fds") and hasattr(socket, "AF_UNIX")

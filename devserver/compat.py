@@ -10,8 +10,8 @@ Both processes import this module: the app process (``devserver.child``) on ever
 critical path, so it imports nothing but ``sys`` up front; Tornado, asyncio, runpy and
 subprocess are looked up when a function needs them, never imported on their account.
 
-``sys._getframe`` is not listed: it is documented in the ``sys`` reference (a CPython
-implementation detail that PyPy also provides) and used where it is.  watchdog: tdev uses
+``sys._getframe`` and ``sys._current_frames`` are not listed: they are documented in the ``sys``
+reference (CPython implementation details that PyPy also provides) and used where they are.  watchdog: tdev uses
 its public API only (``Observer``, ``PollingObserverVFS``, ``schedule(..., event_filter=)``,
 the event classes); the one thing it reads that is not API is the "watchdog" logger's
 inotify overflow warning (watcher.py: a log message, not an attribute).  watchdog 7.1.0
@@ -181,6 +181,39 @@ def run_exitfuncs() -> None:
     run = getattr(atexit, "_run_exitfuncs", None)
     if run is not None:
         run()
+
+
+def end_debugger_session() -> None:
+    """An app stopped for a reload under debugpy or PyCharm (pydevd): end the debugger's session now,
+    without the waits of its own teardown, which would hold up the next app (it waits for this
+    one's exit): pydevd's non-daemon ``CheckAliveThread`` ends the session with a 0.5 s wait for
+    its threads once the main thread is gone (``threading._shutdown`` waits for it), and its atexit
+    hook (``pydevd.stoptrace``) waits again.  Here ``PyDB.dispose_and_kill_all_pydevd_threads(
+    wait=False)`` sends what its writer still holds and tells its threads to end, the check-alive
+    thread is joined while the main thread still runs (so it ends without a session to close), and
+    the atexit hook is unregistered.  Called before the app's non-daemon threads are waited for.
+    pydevd is debugpy's (vendored) and PyCharm's, not Tornado's or CPython's: looked up, never
+    imported.  Checked: debugpy 1.8.22.  Fallback: nothing (reloads wait ~0.5 s for the debugger)."""
+    pydevd = sys.modules.get("pydevd")
+    get_debugger = getattr(pydevd, "get_global_debugger", None)
+    if get_debugger is None:
+        return
+    try:
+        py_db = get_debugger()
+        dispose = getattr(py_db, "dispose_and_kill_all_pydevd_threads", None)
+        if dispose is None:
+            return
+        dispose(wait=False)
+        check_alive = getattr(py_db, "check_alive_thread", None)
+        if check_alive is not None and check_alive.is_alive():
+            check_alive.join(0.5)  # pydevd's join: told to end, it ends at once (the main thread runs)
+        stoptrace = getattr(pydevd, "stoptrace", None)
+        if stoptrace is not None:
+            import atexit
+
+            atexit.unregister(stoptrace)
+    except Exception:
+        pass
 
 
 def run_module_as_main(name: str) -> None:

@@ -52,7 +52,22 @@ def interpreter_flags() -> "list[str]":
 def child_environment() -> "dict[str, str]":
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+    if _debugger_seen or "pydevd" in sys.modules:
+        # debugpy / PyCharm's pydevd print a 4-line warning in every process that loads them (frozen
+        # modules); it was shown once (by tdev's own process, or the first app): not on every reload.
+        env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     return env
+
+
+_debugger_seen = False
+
+
+def debugger_seen(module_names: "list[str]") -> None:
+    """The app loaded these modules: if a debugger (pydevd) is among them, later app processes are
+    started without its once-per-process warning."""
+    global _debugger_seen
+    if not _debugger_seen and any(name == "pydevd" or name.startswith("_pydevd") for name in module_names):
+        _debugger_seen = True
 
 
 class Child:

@@ -51,6 +51,7 @@ class AppSession:
         # reports that was saved later is a change it may not have seen.
         self.target_since_wall = child.started_wall
         self._stop_timer: asyncio.TimerHandle | None = None
+        self.paused: str | None = None  # msg.PAUSED_PDB / PAUSED_DEBUGGER while a debugger holds it
         loop.add_reader(child.channel.sock.fileno(), self._on_readable)
         child.on_exit(lambda _child: loop.call_soon_threadsafe(self._on_process_exit))
 
@@ -123,6 +124,9 @@ class AppSession:
             if kind == msg.STOPPING:
                 self.child.stop_answered = True
                 continue
+            if kind == msg.PAUSED:
+                how = message.get("how")
+                self.paused = how if how in (msg.PAUSED_PDB, msg.PAUSED_DEBUGGER) else None
             handler = self.handlers.get(kind)
             if handler is not None:
                 handler(self, message)

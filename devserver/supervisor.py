@@ -41,11 +41,12 @@ from devserver.filters import PathFilter, own_dir, site_dirs, system_dirs
 from devserver.machine import Action, Event, State, transition
 from devserver.output import Output, display_path
 from devserver.bytecode import forget_bytecode
-from devserver.process import LAUNCH_DIR, raise_open_files_limit, unreaped_pids
+from devserver.process import LAUNCH_DIR, debugger_seen, raise_open_files_limit, unreaped_pids
 from devserver.reports import AppReports
 from devserver.session import AppSession
 from devserver.sockets import HeldSockets, describe_address, describe_key, request_key, socket_urls
 from devserver.strays import become_subreaper, kill_strays
+from devserver.ttymodes import TerminalModes
 from devserver.warm import Standbys
 from devserver.watcher import Watcher
 
@@ -80,6 +81,8 @@ class Supervisor:
         self._summary_shown = False
         self._change_seen_at: float | None = None
         self._announced: set[str] = set()  # the changes already said ("... changed — restarting")
+        self._pause_said_at: float | None = None  # when tdev said the stop waits for a paused app
+        self.terminal = TerminalModes()
         self.sockets = HeldSockets()
         self.error_server = ErrorServer()
         self.browsers = Browsers(config.debounce_ms / 1000.0, self.loop.call_later, output)
@@ -98,10 +101,11 @@ class Supervisor:
         return {
             **self.reports.handlers(),
             msg.SERVING: lambda s, _m: self._feed_if_current(s, Event.SERVING, s),
-            msg.MODULES: lambda s, m: self._feed_if_current(s, Event.MODULES, m),
+            msg.MODULES: self._on_modules,
             msg.READY: lambda s, m: self._feed(Event.STANDBY_READY, (s, m)),
             msg.STARTED: self._on_started,
             msg.READING: self._on_reading,
+            msg.PAUSED: self._on_paused,
         }
 
     def _action_handlers(self) -> dict[Action, Callable[[Any], None]]:
@@ -175,6 +179,7 @@ class Supervisor:
             self.error_server.stop()
             self.browsers.stop()
             self.sockets.close_all()
+            self.terminal.restore()
             loop.close()
         return self.exit_code
 
@@ -225,7 +230,10 @@ class Supervisor:
             return
         self.app = None
         self._cancel_grace()
+        self._pause_said_at = None
         self._stop_strays()
+        if self.terminal.restore():
+            self.out.debug("the app left the terminal's modes changed: restored")
         stop_sent = session.child.stop_sent
         if stop_sent is not None:
             self.out.debug(f"app process {session.pid} stopped {(time.monotonic() - stop_sent) * 1000:.1f} ms "
@@ -349,6 +357,12 @@ class Supervisor:
         if not self.standbys.off:
             session.send(msg.MODULES_WANTED)
 
+    def _on_modules(self, session: AppSession, message: dict) -> None:
+        modules = message.get("modules")
+        if isinstance(modules, list):
+            debugger_seen([m[0] for m in modules if isinstance(m, list) and m and isinstance(m[0], str)])
+        self._feed_if_current(session, Event.MODULES, message)
+
     def _on_started(self, session: AppSession, message: dict) -> None:
         """The app process is about to run the first line of the target."""
         at = message.get("at")
@@ -381,6 +395,11 @@ class Supervisor:
 
     def _record_change(self, paths: list[str]) -> None:
         now = time.monotonic()
+        if self._pause_said_at is not None and now - self._pause_said_at >= self._second_save_after():
+            self._pause_said_at = None
+            if self.app is not None and self.app.paused:
+                self.out.warn("saved again while the app is paused — killing it to restart now")
+                self.app.kill()
         if self._change_seen_at is None:
             self._change_seen_at = now
         self.burst.record(paths, now)
@@ -434,7 +453,44 @@ class Supervisor:
             return
         app.terminate()
         self._cancel_grace()
-        self._grace_timer = self.loop.call_later(self.config.grace, self._grace_expired, app)
+        if app.paused:
+            self._wait_for_paused(app)
+        else:
+            self._grace_timer = self.loop.call_later(self.config.grace, self._grace_expired, app)
+
+    # -- an app paused in a debugger --------------------------------------------------------
+    def _on_paused(self, session: AppSession, _message: dict) -> None:
+        """The app's lifeline says a debugger started or stopped holding the app (``session.paused``).
+        A stop told to a paused app waits (no grace kill) until it continues; then the grace counts."""
+        if session is not self.app or session.exited:
+            return
+        where = {msg.PAUSED_PDB: "at a pdb prompt", msg.PAUSED_DEBUGGER: "in the debugger"}.get(session.paused or "")
+        self.out.debug(f"app {session.pid} paused {where}" if where else f"app {session.pid} continues")
+        if session.child.stop_sent is None:
+            return
+        if session.paused:
+            self._cancel_grace()
+            self._wait_for_paused(session)
+        elif self._grace_timer is None:
+            self._pause_said_at = None
+            self._grace_timer = self.loop.call_later(self.config.grace, self._grace_expired, session)
+
+    def _wait_for_paused(self, app: AppSession) -> None:
+        """Told to stop while a debugger holds it: leaving tdev kills it (it cannot stop while paused);
+        a restart waits for it to continue, said once; a second save (``_record_change``) forces it."""
+        where = "at a pdb prompt" if app.paused == msg.PAUSED_PDB else "in the debugger"
+        if self.state is State.STOPPING:
+            self.out.warn(f"the app is paused {where} — killing it")
+            app.kill()
+            return
+        if self._pause_said_at is None:
+            self._pause_said_at = time.monotonic()
+            self.out.warn(f"the app is paused {where}: the restart waits until it continues "
+                          "(save again to restart now)")
+
+    def _second_save_after(self) -> float:
+        """A change this long after "the restart waits" is a second save, not the same one's last event."""
+        return self.config.debounce_ms / 1000.0 + 0.3
 
     def _grace_expired(self, app: AppSession) -> None:
         self._grace_timer = None
@@ -456,6 +512,17 @@ class Supervisor:
             self._grace_timer = None
 
     def request_exit(self, sig: int) -> None:
+        app = self.app
+        at_pdb_prompt = app is not None and app.paused == msg.PAUSED_PDB
+        if sig == signal.SIGINT and app is not None and at_pdb_prompt and self.state is not State.STOPPING:
+            # Ctrl-C at pdb's prompt: pdb's, as under plain python (it interrupts the command, the prompt
+            # comes back).  The terminal sends it to tdev's process group only.
+            self.out.debug("Ctrl-C at the app's pdb prompt: passed to the app")
+            try:
+                os.kill(app.pid, signal.SIGINT)
+            except OSError:
+                pass
+            return
         self._feed(Event.STOP, sig)
 
 

@@ -19,7 +19,7 @@ import types
 from devserver import channel as msg
 from devserver import compat
 from devserver.channel import Channel
-from devserver.child import imports, tail, tornado_hooks
+from devserver.child import imports, paused, tail, tornado_hooks
 
 TYPE_CHECKING = False  # typing is imported for the type checker only: the app process does not pay for it
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ _HERE = os.path.dirname(os.path.realpath(__file__))
 _OWN_FILES = {
     os.path.join(_HERE, name)
     for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py", "tail.py",
-                 "terminal.py")
+                 "terminal.py", "paused.py")
 } | {os.path.realpath(compat.__file__)}
 
 _stop_requested = threading.Event()
@@ -71,10 +71,23 @@ def _start_lifeline(channel: Channel, standby: bool) -> None:
     if block:
         saved = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     try:
-        threading.Thread(target=_lifeline, args=(channel, standby), name="tdev-lifeline", daemon=True).start()
+        _own_thread(_lifeline, "tdev-lifeline", channel, standby)
     finally:
         if block:
             signal.pthread_sigmask(signal.SIG_SETMASK, saved)
+
+
+def _own_thread(target: "Callable[..., None]", name: str, *args: "Any") -> None:
+    """Start one of tdev's own daemon threads, hidden from debuggers.
+
+    A debugger that pauses the app (debugpy / PyCharm's pydevd suspend every thread they trace)
+    must not pause these: the lifeline has to take the app down when tdev dies, and to tell tdev
+    that the app is paused.  pydevd leaves alone threads marked as its own.
+    """
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    thread.pydev_do_not_trace = True  # type: ignore[attr-defined]
+    thread.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
+    thread.start()
 
 
 def _lifeline(channel: Channel, standby: bool) -> None:
@@ -82,23 +95,30 @@ def _lifeline(channel: Channel, standby: bool) -> None:
     # Start-up's imported files go out in batches until the app listens, even if it never does
     # (a standby's batches start when it is told to go).
     batch_until = None if standby else time.monotonic() + imports.BATCH_SECONDS
+    # Is the app paused in a debugger?  Looked at a few times a second once it runs (a standby's
+    # starts at "go"); said to the supervisor when it changes.
+    pause_check_at = None if standby else time.monotonic()
     resignals = 0
     resignal_at = None
     while True:
         now = time.monotonic()
         if _stop_requested.is_set() and resignals < 2 and resignal_at is None:
             resignal_at = now + RESIGNAL_SECONDS
-        deadlines = [t for t in (batch_until, resignal_at) if t is not None]
+        deadlines = [t for t in (batch_until, resignal_at, pause_check_at) if t is not None]
         timeout = max(0.0, min(deadlines) - now) if deadlines else None
         readable = select.select([channel.sock], [], [], timeout)[0]
         now = time.monotonic()
         if batch_until is not None and now >= batch_until:
             imports.send_batch()
             batch_until = now + imports.BATCH_SECONDS if imports.batching() else None
+        if pause_check_at is not None and now >= pause_check_at:
+            _check_paused(channel)
+            pause_check_at = now + (PAUSE_CHECK_SECONDS if paused.loaded() else DEBUGGER_CHECK_SECONDS)
         if resignal_at is not None and now >= resignal_at:
             resignal_at = None
-            resignals += 1
-            _resignal()
+            if _paused is None:  # (a paused app gets its stop when it continues: nothing was swallowed)
+                resignals += 1
+                _resignal()
         if not readable:
             continue
         messages = channel.receive()
@@ -108,6 +128,7 @@ def _lifeline(channel: Channel, standby: bool) -> None:
             if message["t"] == msg.GO:
                 imports.start_batching()
                 batch_until = time.monotonic() + imports.BATCH_SECONDS
+                pause_check_at = time.monotonic()
                 _go.set()
             else:
                 _on_message(channel, message)
@@ -116,6 +137,27 @@ def _lifeline(channel: Channel, standby: bool) -> None:
         os.killpg(os.getpgrp(), signal.SIGKILL)
     except OSError:
         os._exit(1)
+
+
+# How often the lifeline looks whether a debugger holds the app: while one is loaded, and whether one is.
+PAUSE_CHECK_SECONDS = 0.1
+DEBUGGER_CHECK_SECONDS = 0.5
+_paused: "str | None" = None  # paused.PDB / paused.DEBUGGER while a debugger holds the app
+_stop_deferred = False  # a stop came while the app was paused: it begins when the app continues
+
+
+def _check_paused(channel: Channel) -> None:
+    """Tell the supervisor when the app becomes paused in a debugger or continues; a stop that came
+    while it was paused begins now that it continues."""
+    global _paused, _stop_deferred
+    now_paused = paused.paused()
+    if now_paused == _paused:
+        return
+    _paused = now_paused
+    channel.send(msg.PAUSED, how=now_paused)
+    if now_paused is None and _stop_deferred:
+        _stop_deferred = False
+        _deliver_stop()
 
 
 def _on_message(channel: Channel, message: "dict[str, Any]") -> None:
@@ -149,12 +191,24 @@ def _begin_stop(channel: Channel) -> None:
     _stop_begun = True
     _stop_requested.set()
     channel.send(msg.STOPPING)
+    _check_paused(channel)
+    _deliver_stop()
+
+
+def _deliver_stop() -> None:
+    """The stop itself: queued on the servers' event loop (it runs when the loop does: at once, or
+    when a debugger lets the app continue), else SIGTERM now, unless a debugger holds the app
+    (a signal now would end a pdb prompt): then when it continues (``_check_paused``)."""
+    global _stop_deferred
     drain = signal.getsignal(signal.SIGTERM) is not _on_sigterm
-    if not tornado_hooks.call_on_serving_loop(_signal_group, drain):
+    if tornado_hooks.call_on_serving_loop(_signal_group, drain):
+        if drain:
+            # Bounded: the loop may stop before it gets there (the app ending by itself).
+            _own_thread(_signal_unless_drained, "tdev-stop")
+    elif _paused is not None:
+        _stop_deferred = True
+    else:
         _signal_group()  # no Tornado server runs: nothing accepted can be lost
-    elif drain:
-        # Bounded: the loop may stop before it gets there (the app ending by itself).
-        threading.Thread(target=_signal_unless_drained, name="tdev-stop", daemon=True).start()
 
 
 _stop_begun = False  # the stop message was acted on (once)
@@ -162,8 +216,10 @@ _group_signalled = threading.Event()
 
 
 def _signal_unless_drained() -> None:
-    if not _group_signalled.wait(tornado_hooks.DRAIN_SECONDS + 1.0):
-        _signal_group()
+    while not _group_signalled.wait(tornado_hooks.DRAIN_SECONDS + 1.0):
+        if _paused is None:  # (the drain cannot go on while a debugger holds the app)
+            _signal_group()
+            return
 
 
 def _signal_group() -> None:
@@ -296,6 +352,7 @@ def _exit_now(code: object) -> None:
     handlers, flush open files.  Only the module-by-module teardown is
     skipped, which costs a Tornado app ~50 ms on every reload.
     """
+    compat.end_debugger_session()  # under a debugger: its own teardown would hold up the next app
     try:
         compat.shutdown_threads()
     except BaseException:

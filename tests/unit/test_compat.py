@@ -78,6 +78,7 @@ def _private_uses(path: pathlib.Path, root: pathlib.Path = DEVSERVER.parent) -> 
 _DOCUMENTED = {
     "_exit",  # os._exit
     "_getframe",  # sys._getframe (a CPython implementation detail), see compat's docstring
+    "_current_frames",  # sys._current_frames (documented in sys, like _getframe)
 }
 
 
