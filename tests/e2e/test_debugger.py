@@ -171,7 +171,7 @@ def test_breakpoints_survive_reloads_under_debugpy_as_vscode_runs_tdev(tdev, tmp
     write(tmp_path / "version.py", 'VERSION = "v1"\n')
     line = VSCODE_APP.lstrip("\n").splitlines().index("        self.write(version.VERSION)") + 1
     app_port, debug_port = free_port(), free_port()
-    process = tdev(["run", "app.py", str(app_port)], cwd=tmp_path, command=[
+    process = tdev(["run", "-v", "app.py", str(app_port)], cwd=tmp_path, command=[
         sys.executable, "-m", "debugpy", "--listen", f"127.0.0.1:{debug_port}", "--wait-for-client",
         "-m", "devserver"])
     session = DebugSession(debug_port, {tmp_path / "app.py": [line]})
@@ -181,7 +181,7 @@ def test_breakpoints_survive_reloads_under_debugpy_as_vscode_runs_tdev(tdev, tmp
         for version in ("v1", "v2", "v3"):
             if version != "v1":
                 write(tmp_path / "version.py", f'VERSION = "{version}"\n')
-                process.wait_for("version.py changed — restarting", count=int(version[1]) - 1)
+                process.wait_for("serving again", count=int(version[1]) - 1)  # (-v) the new app serves
             result = {}
             thread = threading.Thread(target=lambda: result.update(r=http_get(app_port, timeout=20)), daemon=True)
             thread.start()
