@@ -118,6 +118,7 @@ class Supervisor:
             Action.START_APP: self._start_when_free,
             Action.ON_SERVING: self._on_serving,
             Action.BUILD_STANDBY: standbys.on_modules,
+            Action.PREPARE_STANDBY: lambda _: standbys.after_failure(),
             Action.NOTE_STANDBY_READY: lambda p: standbys.on_ready(*p),
             Action.NOTE_STANDBY_LOST: standbys.on_lost,
             Action.SAY_STOPPING: lambda sig: self.out.debug(f"{signal.Signals(sig).name} received: stopping the app"),

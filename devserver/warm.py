@@ -98,6 +98,7 @@ class Standbys:
         self.current: Standby | None = None
         self._taken: Standby | None = None  # the last one told to go (its "ready" may come late)
         self._failures = 0
+        self._last_names: list[str] = []  # what the last warm standby imported: a serving app's libraries
         self._realpath = functools.lru_cache(maxsize=None)(os.path.realpath)  # the same modules, every restart
 
     def on_modules(self, message: dict) -> None:
@@ -118,6 +119,12 @@ class Standbys:
         self.discard()
         self._start(names)
 
+    def after_failure(self) -> None:
+        """The app ended by itself (a syntax error, an exception, an exit): the fix should be as fast as any
+        restart, so a standby from the last good module list waits for it (the failed app sent none)."""
+        if not self.off and self.current is None and self._last_names:
+            self._start(self._last_names)
+
     def prestart(self) -> None:
         """A change and no standby: start a spare interpreter now (it runs the target from scratch)."""
         if self.current is None:
@@ -131,6 +138,8 @@ class Standbys:
             return
         session.send(PREIMPORT, names=names)
         self.current = Standby(session, names)
+        if names:
+            self._last_names = names
         if names:
             self.out.debug(f"standby {session.pid} importing {len(names)} modules")
 

@@ -110,11 +110,14 @@ def test_warm_start_looks_exactly_like_a_cold_start(tdev, tmp_path, port, kind):
     assert warm["options"]["name"] == "warm" and warm["counter_imports"] == 1
     assert warm["main_name"] == "__main__" and warm["sigterm"] == "_on_sigterm"
 
-    # Editing the script itself: the standby reads it when told to go.
+    # Editing the script itself, once the next standby is ready: it reads the script when told to go,
+    # so the restart is warm.
+    t.wait_for(r"standby \d+ ready", count=2)
     app_file = project / ("server.py" if kind == "script" else "web/server.py")
     write(app_file, OBSERVER_APP.replace('"pid": os.getpid(),', '"pid": os.getpid(), "edited": True,'))
     wait_for_body(port, '"edited": true')
-    assert t.count(r"\(warm\)") == 2, t.err
+    t.wait_for(r"target code running [\d.]+ ms after the change \((warm|cold)\)", count=2)
+    assert t.count(r"\(warm\)") == 2 and "cold start" not in t.err, t.err
     assert "Traceback" not in t.err
 
 
@@ -246,3 +249,22 @@ def test_a_library_imported_after_the_app_sets_an_env_variable_is_not_preimporte
     write(project / "version.py", 'VERSION = "v2"\n')
     wait_for_body(port, "v2 set")
     t.wait_for(r"\(warm\)")  # still warm: tornado and what came before are pre-imported
+
+
+def test_the_fix_after_a_failed_start_is_a_warm_restart(tdev, hello_app, port):
+    # A standby from the last good module list waits while the app is broken: the fix is warm. Two
+    # failures: a syntax error, then an app that exits by itself at start-up.
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    t.wait_for(r"standby \d+ ready")
+    failures = ['VERSION = "v2\n', 'import sys\nsys.exit(3)\n']
+    for n, broken in enumerate(failures, start=1):
+        write(hello_app / "version.py", broken)
+        t.wait_for(r"app exited with code \d+ — waiting for changes", count=n)
+        t.wait_for(r"standby \d+ ready", count=1 + n)  # prepared while the code is broken
+        write(hello_app / "version.py", f'VERSION = "fixed{n}"\n')
+        wait_for_body(port, f"fixed{n}")
+        # Each change logs a "target code running" line: the failed start, then the fix.
+        line = t.wait_for(r"target code running [\d.]+ ms after the change \((warm|cold)\)", count=2 * n)
+        assert line.endswith("(warm)"), t.err
+    assert "cold" not in t.err, t.err

@@ -169,3 +169,24 @@ def test_a_discarded_standby_exiting_is_no_failure():
     standbys.discard()
     standbys.on_lost(spawned[0])
     assert spawned[0].killed and standbys._failures == 0
+
+
+def test_after_a_failure_a_standby_from_the_last_good_modules_waits_for_the_fix():
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    standbys.take(["/project/app.py"])  # told to go: it runs the broken version, which fails
+    standbys.after_failure()
+    assert len(spawned) == 2 and spawned[1].sent == [(msg.PREIMPORT, {"names": ["os", "tornado.web"]})]
+    assert standbys.current.session is spawned[1] and standbys.current.warm
+    standbys.after_failure()  # one is enough
+    assert len(spawned) == 2
+
+
+def test_no_standby_after_a_failure_without_a_good_module_list_or_when_off():
+    standbys, spawned, _ = make()
+    standbys.after_failure()  # the first start failed: nothing is known to be good yet
+    assert spawned == []
+    standbys, spawned, _ = make(off="--no-warm")
+    standbys.on_modules(MODULES)
+    standbys.after_failure()
+    assert spawned == []
