@@ -232,6 +232,7 @@ class Supervisor:
     def _show_crash(self, session: AppSession) -> None:
         """The app ended by itself: say so, and answer on its sockets with its error."""
         how = session.describe_exit()
+        self._change_seen_at = None  # the fix's timings (-v) count from the fix, not from the breaking change
         self.out.error(f"app {how} — waiting for changes before restarting")
         error = self.reports.last_error
         if error is None:  # no traceback: what the app printed last may say why (a CLI's "Error: ...")

@@ -83,6 +83,7 @@ class Standby:
         self.session = session
         self.names = names
         self.files: set[str] = set()  # the files of its modules, once it is ready
+        self.ready = False
         self.changed: list[str] = []  # what changed for the restart it was told to go for
         self.cwd = launch_dir_identity()  # the directory it started in (replaced since: it cannot be used)
 
@@ -116,6 +117,7 @@ class Standbys:
         self._last_names: list[str] = []  # what the last warm standby imported: a serving app's libraries
         self._import_ms: float | None = None  # how long the last warm standby took to be ready: a cold start's extra
         self._said: set[str] = set()  # kinds of cold restart explained already
+        self._project_files: set[str] = set()  # project files a library imported into a standby (plugins)
         self._realpath = functools.lru_cache(maxsize=None)(os.path.realpath)  # the same modules, every restart
 
     def on_modules(self, message: dict) -> None:
@@ -165,7 +167,10 @@ class Standbys:
         standby, self.current = self.current, None
         if standby is None:
             return None
-        stale = stale_reason(changed, standby.files, self.is_library) if standby.warm else None
+        # Not ready yet: what it imports is not known, but project files earlier standbys imported (a plugin a
+        # library loads) will be imported again.
+        files = standby.files if standby.ready else self._project_files
+        stale = stale_reason(changed, files, self.is_library) if standby.warm else None
         if stale is not None:
             self._say_cold(*stale)
             standby.session.kill()
@@ -200,9 +205,11 @@ class Standbys:
         if standby is None:
             return []
         standby.files = {file_on_disk(os.path.realpath(p)) for p in message.get("files", []) if isinstance(p, str)}
+        standby.ready = True
         skipped = message.get("skipped") or []
         if not standby.warm:
             return []
+        self._project_files |= {path for path in standby.files if not self.is_library(path)}
         self._import_ms = (time.monotonic() - session.child.started) * 1000
         self.out.debug(f"standby {session.pid} ready in {self._import_ms:.0f} ms"
                        + (f" ({len(skipped)} modules left to the app: {', '.join(skipped[:5])})" if skipped else ""))

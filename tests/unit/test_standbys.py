@@ -226,3 +226,15 @@ def test_a_standby_told_to_go_before_it_was_ready_reports_a_changed_file_it_had_
     standbys.on_modules(MODULES)
     assert standbys.take(["/project/version.py"]) is not None
     assert standbys.on_ready(spawned[1], {"t": "ready", "files": ["/project/plugin.py"]}) == []
+
+
+def test_a_plugin_seen_in_an_earlier_standby_makes_one_not_ready_yet_stale():
+    # No restart into the old plugin, then another: what the last standby imported is known.
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    standbys.on_ready(spawned[0], {"t": "ready", "files": ["/project/plugin.py", "/v/site-packages/x.py"]})
+    standbys.discard()
+    standbys.on_modules(MODULES)
+    assert standbys.take(["/project/plugin.py"]) is None and spawned[1].killed
+    standbys.on_modules(MODULES)
+    assert standbys.take(["/project/version.py"]).session is spawned[2]
