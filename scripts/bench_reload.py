@@ -153,7 +153,7 @@ on the heavy app), or the case app's own cold start (``--cold-runs`` starts of `
 * ``script-edit``: the version lives in ``app.py``, the saves edit the script itself; goal <= 1.5x;
 * ``fix-after-error``: before each save a syntax error is saved, the port answers with tdev's error
   page, ``--settle`` passes, then the save timed is the fix; goal <= 1.5x;
-* ``pythonpath-dependency``: the app imports ``heavydep``, a generated package (200 modules, ~0.6 s of
+* ``pythonpath-dependency``: the app imports ``heavydep``, a generated package (200 modules, ~0.3 s of
   imports), from a ``PYTHONPATH`` directory; goal <= 0.1x its cold start;
 * ``editable-dependency``: the same package in a sibling project put on ``sys.path`` by a ``.pth``
   file, as an editable install does (a ``sitecustomize`` on ``PYTHONPATH`` runs ``site.addsitedir``
@@ -1207,7 +1207,7 @@ def render_report(report: dict) -> str:
 # with its reference: the ``module-edit`` case (a normal warm restart of the plain app), the
 # ``heavy-module-edit`` case (the same on the heavy app), or the case app's own cold start.
 
-HEAVYDEP_MODULES = 200  # the generated dependency: ~0.6 s of imports on a 2-core Xeon (bytecode writing off)
+HEAVYDEP_MODULES = 200  # the generated dependency: ~0.3 s of imports on a 2-core Xeon (bytecode writing off)
 
 
 def write_heavydep(libs: Path) -> None:
@@ -1342,7 +1342,7 @@ CASES = [
          "`--settle`), the save timed is the fix", "module-edit", 1.5,
          lambda d, h: _case_app(d, "fix-after-error", None, "the plain benchmark app"),
          hook=lambda target, args: _break_first(target, args.settle)),
-    Case("pythonpath-dependency", "a heavy dependency (heavydep, generated, ~0.6 s of imports) on `PYTHONPATH`",
+    Case("pythonpath-dependency", "a heavy dependency (heavydep, generated, ~0.3 s of imports) on `PYTHONPATH`",
          "cold", 0.1, lambda d, h: _case_app(d, "pythonpath-dependency", "heavydep", "heavydep on PYTHONPATH",
                                              env=_with_libs(d, "pythonpath"))),
     Case("editable-dependency", "the same dependency in a sibling project installed editable (a `.pth` file)",
