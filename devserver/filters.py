@@ -107,6 +107,13 @@ def file_on_disk(path: str) -> str:
 
 
 INSTALLED_DIR_NAMES = ("site-packages", "dist-packages")
+# What Python can import code from: source, bytecode and extension modules, and the archives zipimport reads.
+_MODULE_SUFFIXES = (".py", ".pyc", ".pyw", ".so", ".pyd", ".zip", ".egg", ".whl")
+
+
+def is_module_file(path: str) -> bool:
+    """A file Python may import code from (not a config file, a template, ...)."""
+    return path.endswith(_MODULE_SUFFIXES)
 
 
 def is_under(path: str, directory: str) -> bool:

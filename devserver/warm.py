@@ -18,7 +18,7 @@ import time
 from typing import Callable
 
 from devserver.channel import PREIMPORT
-from devserver.filters import file_on_disk
+from devserver.filters import file_on_disk, is_module_file
 from devserver.output import Output, display_path
 from devserver.process import launch_dir_identity
 from devserver.session import AppSession
@@ -59,12 +59,13 @@ def must_cold_start(changed, standby_files, is_library) -> bool:
 
 def stale_reason(changed, standby_files, is_library) -> tuple[str, str] | None:
     """``(kind, why)`` when a warm standby cannot run this change, else None.  ``kind``: "plugin" (a
-    project file a library imported ahead of the app's code, an entry point, say) or "library"."""
+    project file a library imported ahead of the app's code, an entry point, say) or "library" (a module
+    outside the project; other files there, a config file given to ``autoreload.watch``, are no reason)."""
     for path in changed:
         if path in standby_files and not is_library(path):
             return "plugin", (f"{display_path(path)} is the project's, but a library imports it before the app's "
                               "code runs (a plugin or an entry point), so the standby had imported it already")
-        if path in standby_files or is_library(path):
+        if path in standby_files or (is_library(path) and is_module_file(path)):
             return "library", (f"{display_path(path)} is outside the project (a library), and the standby imports "
                                "those ahead of time")
     return None
