@@ -317,8 +317,10 @@ def install_outside(tmp_path, kind, value):
     if kind == "pythonpath":
         return {"PYTHONPATH": str(libs)}
     # .pth: site.addsitedir runs the .pth files of a directory, as Python's start-up does for site-packages.
-    write(tmp_path / "sitedir" / "monorepo-libs.pth", f"{libs}\n")
-    write(tmp_path / "boot" / "sitecustomize.py", f"import site\nsite.addsitedir({str(tmp_path / 'sitedir')!r})\n")
+    # (Written once: the change is the library's.)
+    if not (tmp_path / "boot").exists():
+        write(tmp_path / "sitedir" / "monorepo-libs.pth", f"{libs}\n")
+        write(tmp_path / "boot" / "sitecustomize.py", f"import site\nsite.addsitedir({str(tmp_path / 'sitedir')!r})\n")
     return {"PYTHONPATH": str(tmp_path / "boot")}
 
 
