@@ -6,6 +6,7 @@ sets the fields from the command line and ``[tool.tdev]``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,16 @@ class RunConfig:
         """Say that the open-files limit fell short only when the user asked for one, or under -v."""
         return "max_open_files" in self.requested or self.verbosity >= VERBOSE
     check: CheckOptions = field(default_factory=CheckOptions)
+
+    def project_trees(self) -> list[str]:
+        """The project's own code, defined here only: the target's tree (the script's directory; the working
+        directory for ``-m`` and ``module:attr`` targets) and each ``--watch`` directory.  A module whose
+        file lies anywhere else — the standard library, site-packages, ``PYTHONPATH``, a ``.pth`` or
+        editable install of another project, a zip archive — or in an installed-packages directory inside
+        one of them, is a library: warm restarts import it ahead of time (``PathFilter.is_library``)."""
+        trees = [self.target.project_root()]
+        trees += [os.path.realpath(p) for p in self.watch if os.path.isdir(p)]
+        return list(dict.fromkeys(trees))
 
     def child_options(self) -> dict[str, Any]:
         """What the app process needs to know besides the target (sent as JSON)."""

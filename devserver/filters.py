@@ -91,6 +91,31 @@ def system_dirs() -> "tuple[str, ...]":
     return tuple(sorted(dirs))
 
 
+def file_on_disk(path: str) -> str:
+    """The file that holds a module's code: ``path`` itself, or the zip archive it lies in (a module
+    imported by ``zipimport`` has a path inside the archive, ``/x/lib.zip/pkg/mod.py``)."""
+    if os.path.exists(path):
+        return path
+    parent = os.path.dirname(path)
+    while parent != os.path.dirname(parent):
+        if os.path.isfile(parent):
+            return parent
+        if os.path.isdir(parent):
+            return path
+        parent = os.path.dirname(parent)
+    return path
+
+
+INSTALLED_DIR_NAMES = ("site-packages", "dist-packages")
+# What Python can import code from: source, bytecode and extension modules, and the archives zipimport reads.
+_MODULE_SUFFIXES = (".py", ".pyc", ".pyw", ".so", ".pyd", ".zip", ".egg", ".whl")
+
+
+def is_module_file(path: str) -> bool:
+    """A file Python may import code from (not a config file, a template, ...)."""
+    return path.endswith(_MODULE_SUFFIXES)
+
+
 def is_under(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
@@ -115,13 +140,15 @@ class PathFilter:
     """
 
     def __init__(self, ignore: "tuple[str, ...]" = (), system: "tuple[str, ...]" = (),
-                 site: "tuple[str, ...]" = (), own: "tuple[str, ...]" = ()) -> None:
+                 site: "tuple[str, ...]" = (), own: "tuple[str, ...]" = (),
+                 project: "tuple[str, ...]" = ()) -> None:
         self.trees: dict[str, tuple[str, ...]] = {}
         self.files: set[str] = set()
         self.ignore = tuple(ignore)
         self.system = tuple(system)
         self.site = tuple(site)
         self.own = tuple(own)
+        self.project = tuple(project)  # the project trees (``RunConfig.project_trees``); none: all is project
         self.ignored_dirs: set[str] = set()  # e.g. virtualenvs found by their pyvenv.cfg
         self.assets: dict[str, bool] = {}  # template/static dir -> read live by the app (no restart needed)
 
@@ -147,8 +174,14 @@ class PathFilter:
         return any(is_under(path, d) for d in self.system) and not any(is_under(path, d) for d in self.site)
 
     def is_library(self, path: str) -> bool:
-        """Not the project's code: the standard library, installed packages, tdev."""
-        return any(is_under(path, d) for d in self.system)
+        """Not the project's code: a file outside every project tree (wherever it is: ``PYTHONPATH``, a
+        ``.pth`` or editable install, a zip archive), or the standard library, installed packages or tdev
+        (also when they lie inside a project tree, as a ``.venv`` does)."""
+        if any(is_under(path, d) for d in self.system):
+            return True
+        if self.project and not any(is_under(path, d) for d in self.project):
+            return True
+        return any(part in INSTALLED_DIR_NAMES for part in path.split(os.sep))
 
     def add_assets(self, root: str, live: bool) -> None:
         """A template or static directory: every file in it counts; ``live`` ones need no restart."""

@@ -21,8 +21,8 @@ The table (a test checks that it is the same as ``TABLE``)::
 
     running    --change-->        restarting : record_change, say_changed, stop_app, prestart, arm_debounce
     running    --live_change-->   running    : reload_browsers
-    running    --exit-->          waiting    : show_crash
-    running    --port_busy-->     waiting    : wait_for_port
+    running    --exit-->          waiting    : show_crash, prepare_standby
+    running    --port_busy-->     waiting    : wait_for_port, prepare_standby
     running    --spawn_failed-->  waiting    :
     running    --serving-->       running    : on_serving
     running    --modules-->       running    : build_standby
@@ -102,6 +102,7 @@ class Action(Enum):
     START_APP = "start_app"  # the address is free: say so and start the app (nothing changed)
     ON_SERVING = "on_serving"  # say where it listens, release unused sockets, ask for its modules
     BUILD_STANDBY = "build_standby"  # (re)build the standby from the app's modules
+    PREPARE_STANDBY = "prepare_standby"  # the app ended by itself: a standby from the last good modules, for the fix
     NOTE_STANDBY_READY = "note_standby_ready"
     NOTE_STANDBY_LOST = "note_standby_lost"
     SAY_STOPPING = "say_stopping"
@@ -119,8 +120,8 @@ TABLE: dict[tuple[State, Event], tuple[State, tuple[Action, ...]]] = {
     (State.RUNNING, Event.CHANGE): (State.RESTARTING,
                                     (A.RECORD_CHANGE, A.SAY_CHANGED, A.STOP_APP, A.PRESTART, A.ARM_DEBOUNCE)),
     (State.RUNNING, Event.LIVE_CHANGE): (State.RUNNING, (A.RELOAD_BROWSERS,)),
-    (State.RUNNING, Event.EXIT): (State.WAITING, (A.SHOW_CRASH,)),
-    (State.RUNNING, Event.PORT_BUSY): (State.WAITING, (A.WAIT_FOR_PORT,)),
+    (State.RUNNING, Event.EXIT): (State.WAITING, (A.SHOW_CRASH, A.PREPARE_STANDBY)),
+    (State.RUNNING, Event.PORT_BUSY): (State.WAITING, (A.WAIT_FOR_PORT, A.PREPARE_STANDBY)),
     (State.RUNNING, Event.SPAWN_FAILED): (State.WAITING, ()),
     (State.RUNNING, Event.SERVING): (State.RUNNING, (A.ON_SERVING,)),
     (State.RUNNING, Event.MODULES): (State.RUNNING, (A.BUILD_STANDBY,)),

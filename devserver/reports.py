@@ -16,7 +16,7 @@ from typing import Callable
 from devserver import channel as msg
 from devserver import watchset
 from devserver.errorpage import AppError
-from devserver.filters import PathFilter
+from devserver.filters import PathFilter, file_on_disk
 from devserver.output import Output, plain
 from devserver.session import AppSession, Handler
 from devserver.watcher import Watcher
@@ -80,7 +80,8 @@ class AppReports:
         """Watch files the app reported; one saved after the app started is a change already."""
         fresh = [p for p in raw_paths if isinstance(p, str) and p not in self._seen_paths]
         self._seen_paths.update(fresh)
-        added = self.watcher.add_files([os.path.realpath(p) for p in fresh])
+        # A module imported from a zip archive names a path inside it: the archive is the file watched.
+        added = self.watcher.add_files(list(dict.fromkeys(file_on_disk(os.path.realpath(p)) for p in fresh)))
         if added:
             self.out.debug(watchset.describe(added))
         changed = []

@@ -87,7 +87,7 @@ class Supervisor:
         self.error_server = ErrorServer()
         self.browsers = Browsers(config.debounce_ms / 1000.0, self.loop.call_later, output)
         self._child_options: dict = config.child_options()
-        self._child_options["project"] = [config.target.project_root(), *(p for p in config.watch if os.path.isdir(p))]
+        self._child_options["project"] = config.project_trees()
         self.filter = watch_filter(config, output)
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
         self.reports = AppReports(self.watcher, self.filter, output, self._on_changes)
@@ -128,7 +128,8 @@ class Supervisor:
             Action.START_APP: self._start_when_free,
             Action.ON_SERVING: self._on_serving,
             Action.BUILD_STANDBY: standbys.on_modules,
-            Action.NOTE_STANDBY_READY: lambda p: standbys.on_ready(*p),
+            Action.PREPARE_STANDBY: lambda _: standbys.after_failure(),
+            Action.NOTE_STANDBY_READY: self._on_standby_ready,
             Action.NOTE_STANDBY_LOST: standbys.on_lost,
             Action.SAY_STOPPING: lambda sig: self.out.debug(f"{signal.Signals(sig).name} received: stopping the app"),
             Action.END: lambda _: self.loop.stop(),
@@ -250,6 +251,7 @@ class Supervisor:
     def _show_crash(self, session: AppSession) -> None:
         """The app ended by itself: say so, and answer on its sockets with its error."""
         how = session.describe_exit()
+        self._change_seen_at = None  # the fix's timings (-v) count from the fix, not from the breaking change
         self.out.error(f"app {how} — waiting for changes before restarting")
         error = self.reports.last_error
         if error is None:  # no traceback: what the app printed last may say why (a CLI's "Error: ...")
@@ -362,6 +364,15 @@ class Supervisor:
         if isinstance(modules, list):
             debugger_seen([m[0] for m in modules if isinstance(m, list) and m and isinstance(m[0], str)])
         self._feed_if_current(session, Event.MODULES, message)
+
+    def _on_standby_ready(self, payload: tuple[AppSession, dict]) -> None:
+        """A standby is ready.  One told to go before it was ready may have imported a changed file
+        ahead of the app's code (a plugin a library loads): its app runs the old version, restart it."""
+        session, message = payload
+        stale = self.standbys.on_ready(session, message)
+        if stale and session is self.app:
+            self.out.debug("the standby had imported a changed file before it was told to go: restarting again")
+            self._on_changes(stale)
 
     def _on_started(self, session: AppSession, message: dict) -> None:
         """The app process is about to run the first line of the target."""
@@ -533,7 +544,8 @@ def watch_filter(config: RunConfig, output: Output) -> PathFilter:
         system, site = system_dirs(), site_dirs()
     else:  # the app's interpreter's library directories, and tdev's own package
         system, site = (*interpreter.stdlib, *interpreter.site, own_dir()), interpreter.site
-    path_filter = PathFilter(ignore=tuple(config.ignore), system=system, site=site, own=(own_dir(),))
+    path_filter = PathFilter(ignore=tuple(config.ignore), system=system, site=site, own=(own_dir(),),
+                             project=tuple(config.project_trees()))
     root = config.target.project_root()
     if os.path.dirname(root) == root:
         output.warn(f"the project directory is {root}: not watching the whole file system, "

@@ -18,7 +18,8 @@ import time
 from typing import Callable
 
 from devserver.channel import PREIMPORT
-from devserver.output import Output
+from devserver.filters import file_on_disk, is_module_file
+from devserver.output import Output, display_path
 from devserver.process import launch_dir_identity
 from devserver.session import AppSession
 
@@ -52,8 +53,22 @@ def preimport_names(snapshot, is_library, realpath=os.path.realpath) -> tuple[li
 
 
 def must_cold_start(changed, standby_files, is_library) -> bool:
-    """A changed file belongs to what the standby imported (or to an installed package): it is stale."""
-    return any(path in standby_files or is_library(path) for path in changed)
+    """A changed file belongs to what the standby imported (or to a library): it is stale."""
+    return stale_reason(changed, standby_files, is_library) is not None
+
+
+def stale_reason(changed, standby_files, is_library) -> tuple[str, str] | None:
+    """``(kind, why)`` when a warm standby cannot run this change, else None.  ``kind``: "plugin" (a
+    project file a library imported ahead of the app's code, an entry point, say) or "library" (a module
+    outside the project; other files there, a config file given to ``autoreload.watch``, are no reason)."""
+    for path in changed:
+        if path in standby_files and not is_library(path):
+            return "plugin", (f"{display_path(path)} is the project's, but a library imports it before the app's "
+                              "code runs (a plugin or an entry point), so the standby had imported it already")
+        if path in standby_files or (is_library(path) and is_module_file(path)):
+            return "library", (f"{display_path(path)} is outside the project (a library), and the standby imports "
+                               "those ahead of time")
+    return None
 
 
 class Standby:
@@ -69,6 +84,8 @@ class Standby:
         self.session = session
         self.names = names
         self.files: set[str] = set()  # the files of its modules, once it is ready
+        self.ready = False
+        self.changed: list[str] = []  # what changed for the restart it was told to go for
         self.cwd = launch_dir_identity()  # the directory it started in (replaced since: it cannot be used)
 
     @property
@@ -98,6 +115,10 @@ class Standbys:
         self.current: Standby | None = None
         self._taken: Standby | None = None  # the last one told to go (its "ready" may come late)
         self._failures = 0
+        self._last_names: list[str] = []  # what the last warm standby imported: a serving app's libraries
+        self._import_ms: float | None = None  # how long the last warm standby took to be ready: a cold start's extra
+        self._said: set[str] = set()  # kinds of cold restart explained already
+        self._project_files: set[str] = set()  # project files a library imported into a standby (plugins)
         self._realpath = functools.lru_cache(maxsize=None)(os.path.realpath)  # the same modules, every restart
 
     def on_modules(self, message: dict) -> None:
@@ -118,6 +139,12 @@ class Standbys:
         self.discard()
         self._start(names)
 
+    def after_failure(self) -> None:
+        """The app ended by itself (a syntax error, an exception, an exit): the fix should be as fast as any
+        restart, so a standby from the last good module list waits for it (the failed app sent none)."""
+        if not self.off and self.current is None and self._last_names:
+            self._start(self._last_names)
+
     def prestart(self) -> None:
         """A change and no standby: start a spare interpreter now (it runs the target from scratch)."""
         if self.current is None:
@@ -132,6 +159,8 @@ class Standbys:
         session.send(PREIMPORT, names=names)
         self.current = Standby(session, names)
         if names:
+            self._last_names = names
+        if names:
             self.out.debug(f"standby {session.pid} importing {len(names)} modules")
 
     def take(self, changed: list[str]) -> Standby | None:
@@ -139,8 +168,12 @@ class Standbys:
         standby, self.current = self.current, None
         if standby is None:
             return None
-        if standby.warm and must_cold_start(changed, standby.files, self.is_library):
-            self.out.debug("an installed package or a pre-imported module changed: cold start")
+        # Not ready yet: what it imports is not known, but project files earlier standbys imported (a plugin a
+        # library loads) will be imported again.
+        files = standby.files if standby.ready else self._project_files
+        stale = stale_reason(changed, files, self.is_library) if standby.warm else None
+        if stale is not None:
+            self._say_cold(*stale)
             standby.session.kill()
             return None
         if standby.cwd is None or standby.cwd != launch_dir_identity():
@@ -150,19 +183,44 @@ class Standbys:
         if not standby.session.go():
             standby.session.kill()
             return None
+        standby.changed = list(changed)
         self._taken = standby
         return standby
 
-    def on_ready(self, session: AppSession, message: dict) -> None:
+    def _say_cold(self, kind: str, why: str) -> None:
+        """Why this restart is cold and what that costs: once per kind (then under -v only)."""
+        self.out.debug("a library or a pre-imported module changed: cold start")
+        if kind in self._said:
+            return
+        self._said.add(kind)
+        cost = f", ~{self._import_ms:.0f} ms more than a warm restart" if self._import_ms else ""
+        what = "a change to it" if kind == "plugin" else "a change there"
+        self.out.info(f"cold restart: {why}; {what} means importing the app's libraries again{cost} "
+                      "(said once)")
+
+    def on_ready(self, session: AppSession, message: dict) -> list[str]:
+        """A standby imported what it was asked to.  Returns the changed files it had imported when it was
+        told to go before it was ready (a plugin a library loads, saved meanwhile): the app it runs now
+        may have the old version of them, and needs another restart."""
         standby = next((s for s in (self.current, self._taken) if s is not None and s.session is session), None)
         if standby is None:
-            return
-        standby.files = {os.path.realpath(p) for p in message.get("files", []) if isinstance(p, str)}
+            return []
+        standby.files = {file_on_disk(os.path.realpath(p)) for p in message.get("files", []) if isinstance(p, str)}
+        standby.ready = True
         skipped = message.get("skipped") or []
         if not standby.warm:
-            return
-        self.out.debug(f"standby {session.pid} ready in {(time.monotonic() - session.child.started) * 1000:.0f} ms"
+            return []
+        self._project_files |= {path for path in standby.files if not self.is_library(path)}
+        self._import_ms = (time.monotonic() - session.child.started) * 1000
+        self.out.debug(f"standby {session.pid} ready in {self._import_ms:.0f} ms"
                        + (f" ({len(skipped)} modules left to the app: {', '.join(skipped[:5])})" if skipped else ""))
+        stale = [path for path in standby.changed if path in standby.files]
+        if standby is self._taken and stale:
+            reason = stale_reason(stale, standby.files, self.is_library)
+            if reason is not None:
+                self._say_cold(*reason)
+            return stale
+        return []
 
     def on_lost(self, session: AppSession) -> None:
         """A standby process exited before it was told to go."""
@@ -177,7 +235,8 @@ class Standbys:
     def _turn_off(self, reason: str) -> None:
         if not self.off:
             self.off = reason
-            self.out.info(f"warm restarts off: {reason}")
+            self.out.info(f"warm restarts off: {reason} — every restart starts a new interpreter and imports the "
+                          "app's libraries again")
 
     def discard(self) -> None:
         standby, self.current = self.current, None

@@ -7,6 +7,7 @@ Usage::
     python scripts/bench_reload.py [--apps plain,heavy] [--saves N] [--json out.json] [--runners tdev,hupper,...]
     python scripts/bench_reload.py --tdev-args=--poll --runners tdev,tdev-cold
     python scripts/bench_reload.py --app examples/hello [--edit greeting.py] [--var GREETING] [...]
+    python scripts/bench_reload.py --cases all [--saves N] [--json out.json]
 
 Standard library plus Tornado; the other reloaders and the heavy import come
 from the ``bench`` extra.  Every runner is started with the interpreter that
@@ -138,6 +139,32 @@ Both Tornado runners only reload an app that turns autoreload on itself
 (``Application(debug=True)``, as examples/hello does): for an app without it,
 expect every save to be *missed*.  The baseline is the cold start of
 ``python app.py``; the floor's import line is ``import tornado.web, tornado.ioloop``.
+
+The ways developers work (``--cases``)
+--------------------------------------
+``--cases all`` (or a comma-separated subset) measures tdev alone (``tdev run -v app.py PORT``) on a
+generated app per case, each compared in the same run with a reference measured in that run: the
+``module-edit`` case (a normal warm restart of the plain app), the ``heavy-module-edit`` case (the same
+on the heavy app), or the case app's own cold start (``--cold-runs`` starts of ``python app.py``):
+
+* ``module-edit``: the plain app, saves of ``version.py`` (the reference of the plain cases);
+* ``idle-connection``: the same, with a connection that sends nothing opened 0.3 s before each save
+  (a browser keeps such a spare connection open, a new one after each reload); goal <= 1.2x;
+* ``script-edit``: the version lives in ``app.py``, the saves edit the script itself; goal <= 1.5x;
+* ``fix-after-error``: before each save a syntax error is saved, the port answers with tdev's error
+  page, ``--settle`` passes, then the save timed is the fix; goal <= 1.5x;
+* ``pythonpath-dependency``: the app imports ``heavydep``, a generated package (200 modules, ~0.3 s of
+  imports), from a ``PYTHONPATH`` directory; goal <= 0.1x its cold start;
+* ``editable-dependency``: the same package in a sibling project put on ``sys.path`` by a ``.pth``
+  file, as an editable install does (a ``sitecustomize`` on ``PYTHONPATH`` runs ``site.addsitedir``
+  on the directory holding it); goal <= 0.1x its cold start;
+* ``plugin``: a library on ``PYTHONPATH`` (importing heavydep) imports the project's ``plugin.py`` when
+  it is imported (entry-point style); the saves edit ``plugin.py``: a cold start each time, by design;
+* ``heavy-module-edit``: the heavy app (``--heavy-import``, else heavydep), saves of ``version.py``;
+* ``back-to-back``: the same, each save 300 ms after the previous one was served; goal <= 1.5x of
+  ``heavy-module-edit``.
+
+In-place and atomic saves alternate in every case, and their medians are shown apart.
 
 Runners, the floor and the baseline run with ``PYTHONDONTWRITEBYTECODE=1``: two
 version strings of the same length saved within one second would otherwise let
@@ -280,6 +307,7 @@ class Target:
     port_env: str | None  # the port goes in this environment variable; None: as the last argument
     description: str  # for the report
     floor_imports: list[str] = field(default_factory=lambda: list(FLOOR_IMPORTS))  # its third-party imports
+    env: dict[str, str] = field(default_factory=dict)  # extra environment (a case's PYTHONPATH)
 
     def save(self, value: str, atomic: bool) -> None:
         write_file(self.app_dir / self.edit, self.render(value), atomic)
@@ -692,7 +720,8 @@ def runner_env(runner: Runner | None, extra: dict[str, str]) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     if runner is not None and runner.tdev:
         env.update(_tdev_env())
-    env.update(extra)
+    for key, value in extra.items():
+        env[key] = value + os.pathsep + env[key] if key == "PYTHONPATH" and env.get(key) else value
     return env
 
 
@@ -710,7 +739,7 @@ def measure_cold_start(target: Target, log_dir: Path, runs: int, timeout: float)
     times = []
     for i in range(runs):
         port = str(free_port())
-        env = runner_env(None, target.port_environ(port))
+        env = runner_env(None, {**target.env, **target.port_environ(port)})
         t0 = time.monotonic()
         with started([PY, target.script, *target.port_args(port)], target.app_dir, env, log_path) as proc:
             result = poll_until(int(port), "v0", t0, timeout, proc, exact=target.exact)
@@ -766,7 +795,7 @@ def measure_floor(target: Target, log_dir: Path, runs: int, timeout: float) -> d
     after a heavy one) is not counted: a server being started never gets there.  Run alternately, ``runs``
     times each (after the cold starts, which warmed the page cache)."""
     log_path = log_dir / f"{target.name}-floor.log"
-    env = runner_env(None, {})
+    env = runner_env(None, dict(target.env))
     imports = f"import {', '.join(target.floor_imports)}"
     exit_now = "import os; os._exit(0)"
     commands = {"bare": [PY, "-c", exit_now], "imports": [PY, "-c", f"{imports}; {exit_now}"]}
@@ -811,9 +840,10 @@ def measure_idle(pid: int, seconds: float) -> dict:
 def run_saves(
     target: Target, port: int, proc: subprocess.Popen, last_served: float, args, timeout: float,
     tdev_log: LogFollower | None = None, unnoticed_after: float | None = None,
+    before_save: Callable[[int], None] | None = None,
 ) -> list[dict]:
     """The saves, each timed until its version is served (else missed after ``timeout`` s); ``last_served``:
-    when v0 was first served.
+    when v0 was first served.  ``before_save(port)`` (a case's) runs before each save, not timed.
 
     With ``tdev_log``: the tdev -v timings logged from the save until the next one go into its record."""
     saves = []
@@ -822,6 +852,8 @@ def run_saves(
     for i in range(1, args.saves + 1):
         atomic = i % 2 == 0  # 1: in place, 2: atomic, ...
         version = f"v{i}-{uuid.uuid4().hex[:8]}"
+        if before_save is not None:
+            before_save(port)
         target.save(version, atomic)
         t0 = time.monotonic()
         result = poll_until(port, version, t0, timeout, proc, exact=target.exact, unnoticed_after=unnoticed_after)
@@ -870,7 +902,7 @@ def measure_runner(runner: Runner, target: Target, log_dir: Path, args, timeout:
     target.save("v0", atomic=False)
     time.sleep(0.05)
     result: dict = {"how": runner.how, "note": runner.note, "status": "ok"}
-    env = runner_env(runner, target.port_environ(str(port)))
+    env = runner_env(runner, {**target.env, **target.port_environ(str(port))})
 
     def tail() -> str:
         return "\n".join(t for t in (log_tail(log_path), err_path and log_tail(err_path)) if t)
@@ -892,7 +924,8 @@ def measure_runner(runner: Runner, target: Target, log_dir: Path, args, timeout:
         time.sleep(WARMUP)
         follower = LogFollower(err_path) if err_path is not None and args.tdev_timings else None
         try:
-            result["saves"] = run_saves(target, port, proc, served_at, args, timeout, follower, runner.unnoticed_after)
+            result["saves"] = run_saves(target, port, proc, served_at, args, timeout, follower, runner.unnoticed_after,
+                                        getattr(args, "before_save", None))
         except RuntimeError as exc:
             result.update(status="failed", reason=str(exc), log=tail())
             return
@@ -1166,6 +1199,235 @@ def render_report(report: dict) -> str:
     return "\n".join(out)
 
 
+# -- cases: the ways developers work (--cases) --------------------------------------------------------
+#
+# Each case is a generated app of its own (the benchmark app, changed as the case needs) and a way of
+# saving; tdev's save -> new response is measured as above (``--saves`` saves, in place / atomic
+# alternating, ``--settle`` after each unless the case says otherwise), and compared, in the same run,
+# with its reference: the ``module-edit`` case (a normal warm restart of the plain app), the
+# ``heavy-module-edit`` case (the same on the heavy app), or the case app's own cold start.
+
+HEAVYDEP_MODULES = 200  # the generated dependency: ~0.3 s of imports on a 2-core Xeon (bytecode writing off)
+
+
+def write_heavydep(libs: Path) -> None:
+    """``heavydep``, a generated third-party package in ``libs`` (outside site-packages and the project):
+    modules whose import costs compile + exec time."""
+    pkg = libs / "heavydep"
+    pkg.mkdir(parents=True)
+    body = "\n".join(f"def f{i}(x):\n    return [x * {i} + k for k in range(10) if k % 3]\n" for i in range(60))
+    body += "\nTABLE = {i: str(i) * 3 for i in range(2000)}\n"
+    for m in range(HEAVYDEP_MODULES):
+        (pkg / f"m{m}.py").write_text(body)
+    (pkg / "__init__.py").write_text("".join(f"from heavydep import m{m}\n" for m in range(HEAVYDEP_MODULES)))
+
+
+def _case_app(app_dir: Path, name: str, heavy: str | None, description: str, version_in_script: bool = False,
+              version_module: str = "version", env: dict[str, str] | None = None) -> Target:
+    """The benchmark app in ``app_dir`` (made already), ``heavy`` imported at the top; the version lives in
+    ``version_module`` (a module of the project) or, with ``version_in_script``, in app.py itself."""
+    app_dir.mkdir(exist_ok=True)
+    line = "" if heavy is None else f"import {heavy}  # heavy third-party import\n"
+
+    def script(version: str) -> str:
+        text = APP_TEMPLATE.format(debug=False, heavy=line)
+        if version_in_script:
+            return text.replace("import version\n", f"class version:  # the version, in the script itself\n"
+                                f"    VERSION = {version!r}\n")
+        return text.replace("import version\n", f"import {version_module} as version\n")
+
+    if version_in_script:
+        edit, render = "app.py", script
+    else:
+        (app_dir / "app.py").write_text(script("v0"))
+        edit, render = f"{version_module}.py", (lambda version: f"VERSION = {version!r}\n")
+    target = Target(name, app_dir, "app.py", edit, render, exact=True, port_env=None,
+                    description=description, floor_imports=FLOOR_IMPORTS + ([heavy] if heavy else []),
+                    env=dict(env or {}))
+    target.save("v0", atomic=False)
+    return target
+
+
+def _idle_connection() -> Callable[[int], None]:
+    """Before each save: a new connection that sends nothing, as the spare one a browser opens when the page
+    (re)loads; it is 0.3 s old when the save comes."""
+    held: list[socket.socket] = []
+
+    def before_save(port: int) -> None:
+        while held:
+            held.pop().close()
+        held.append(socket.create_connection(("127.0.0.1", port), timeout=HTTP_TIMEOUT))
+        time.sleep(0.3)
+
+    return before_save
+
+
+def _break_first(target: Target, settle: float) -> Callable[[int], None]:
+    """Before each save: a syntax error in the edited file, until the port answers with tdev's error page,
+    then ``settle`` s (the developer reads it); the save is the fix."""
+    def before_save(port: int) -> None:
+        write_file(target.app_dir / target.edit, "VERSION = 'broken\n", atomic=False)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                if http_get(port)[0] == 500:
+                    break
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(POLL_INTERVAL)
+        else:
+            raise RuntimeError("the syntax error was never answered with the error page")
+        time.sleep(settle)
+
+    return before_save
+
+
+@dataclass
+class Case:
+    name: str
+    what: str  # for the report
+    reference: str  # "module-edit" / "heavy-module-edit" (that case's median), or "cold" (this app's cold start)
+    goal: float | None  # the issue's target ratio (at most), None: shown only
+    build: Callable[[Path, str], Target]  # (a new dir, the heavy module) -> the app
+    settle: float | None = None  # instead of --settle
+    hook: Callable[[Target, argparse.Namespace], Callable[[int], None] | None] = lambda target, args: None
+
+
+def _with_libs(app_dir: Path, how: str) -> dict[str, str]:
+    """``heavydep`` outside the project: on ``PYTHONPATH``, or in a sibling project added by a ``.pth`` file
+    (how an editable install puts a project outside site-packages on ``sys.path``; here a ``sitecustomize`` on
+    ``PYTHONPATH`` has ``site.addsitedir`` run it, as Python's start-up does for site-packages)."""
+    root = app_dir.parent / f"{app_dir.name}-outside"
+    libs = root / ("libs" if how == "pythonpath" else "sibling-project")
+    write_heavydep(libs)
+    if how == "pythonpath":
+        return {"PYTHONPATH": str(libs)}
+    site_dir, boot = root / "site", root / "boot"
+    site_dir.mkdir()
+    boot.mkdir()
+    (site_dir / "__editable__.sibling.pth").write_text(f"{libs}\n")
+    (boot / "sitecustomize.py").write_text(f"import site\nsite.addsitedir({str(site_dir)!r})\n")
+    return {"PYTHONPATH": str(boot)}
+
+
+def _plugin_app(app_dir: Path, _heavy: str) -> Target:
+    """A library (``pluginhost``, on PYTHONPATH, with heavydep) imports the project's ``plugin`` module when it
+    is imported, as Celery loads a project's modules through an entry point; the saves edit ``plugin.py``."""
+    env = _with_libs(app_dir, "pythonpath")
+    libs = Path(env["PYTHONPATH"])
+    (libs / "pluginhost").mkdir()
+    (libs / "pluginhost" / "__init__.py").write_text("import importlib\nimport heavydep\n"
+                                                     "PLUGIN = importlib.import_module('plugin')\n")
+    target = _case_app(app_dir, "plugin", "pluginhost", "the app imports `pluginhost` (PYTHONPATH), which imports "
+                       "heavydep and then the project's `plugin.py`; saves edit `plugin.py`", env=env,
+                       version_module="plugin")
+    (app_dir / "app.py").write_text((app_dir / "app.py").read_text().replace(
+        "import plugin as version\n", "version = pluginhost.PLUGIN\n"))
+    return target
+
+
+def _heavy_name(heavy: str) -> str:
+    return "heavydep (generated)" if heavy == "heavydep" else heavy
+
+
+CASES = [
+    Case("module-edit", "plain app, a save of an imported module (`version.py`): a normal warm restart",
+         "cold", None, lambda d, h: _case_app(d, "module-edit", None, "the plain benchmark app")),
+    Case("idle-connection", "plain app, a connection that sends nothing open at each save (a browser's spare one)",
+         "module-edit", 1.2, lambda d, h: _case_app(d, "idle-connection", None, "the plain benchmark app"),
+         hook=lambda target, args: _idle_connection()),
+    Case("script-edit", "plain app, each save edits the script itself (`app.py`)", "module-edit", 1.5,
+         lambda d, h: _case_app(d, "script-edit", None, "the plain app, VERSION in app.py", version_in_script=True)),
+    Case("fix-after-error", "plain app, a syntax error saved first (answered with the error page, then "
+         "`--settle`), the save timed is the fix", "module-edit", 1.5,
+         lambda d, h: _case_app(d, "fix-after-error", None, "the plain benchmark app"),
+         hook=lambda target, args: _break_first(target, args.settle)),
+    Case("pythonpath-dependency", "a heavy dependency (heavydep, generated, ~0.3 s of imports) on `PYTHONPATH`",
+         "cold", 0.1, lambda d, h: _case_app(d, "pythonpath-dependency", "heavydep", "heavydep on PYTHONPATH",
+                                             env=_with_libs(d, "pythonpath"))),
+    Case("editable-dependency", "the same dependency in a sibling project installed editable (a `.pth` file)",
+         "cold", 0.1, lambda d, h: _case_app(d, "editable-dependency", "heavydep", "heavydep via a .pth",
+                                             env=_with_libs(d, "pth"))),
+    Case("plugin", "plugin-style: a library (with heavydep) imports the project's `plugin.py` at start-up; saves "
+         "edit `plugin.py`", "cold", None, _plugin_app),
+    Case("heavy-module-edit", "heavy app (`import HEAVY`), a save of `version.py`", "cold", 0.1,
+         lambda d, h: _case_app(d, "heavy-module-edit", h, f"the heavy benchmark app (`import {h}`)",
+                                env=_with_libs(d, "pythonpath") if h == "heavydep" else None)),
+    Case("back-to-back", "heavy app, each save 300 ms after the previous one was served", "heavy-module-edit", 1.5,
+         lambda d, h: _case_app(d, "back-to-back", h, f"the heavy benchmark app (`import {h}`)",
+                                env=_with_libs(d, "pythonpath") if h == "heavydep" else None), settle=0.3),
+]
+CASE_NAMES = [c.name for c in CASES]
+
+
+def measure_cases(args, tmp: Path, log_dir: Path) -> dict:
+    """Each case in ``args.cases``: its app's cold start, then tdev's saves; ratios against the references."""
+    heavy = args.heavy_import if heavy_unavailable(args.heavy_import) is None else "heavydep"
+    runner = tdev_runners("app.py", lambda port: [port], args.tdev_args, args.tdev_timings)[0]
+    results: dict[str, dict] = {}
+    for case in (c for c in CASES if c.name in args.cases):
+        target = case.build(tmp / case.name, heavy)
+        case_args = argparse.Namespace(**vars(args))
+        case_args.settle = args.settle if case.settle is None else case.settle
+        case_args.idle_seconds = 0.5
+        case_args.before_save = case.hook(target, case_args)
+        progress(f"== case {case.name}: {case.what}")
+        cold_runs = measure_cold_start(target, log_dir, args.cold_runs, START_TIMEOUT)
+        cold_ms = statistics.median(cold_runs) * 1000
+        timeout = args.timeout or max(MIN_TIMEOUT, 1.5 + 3 * cold_ms / 1000)
+        measured = measure_runner(runner, target, log_dir, case_args, timeout)
+        if measured.get("saves"):
+            measured["summary"] = summarize(measured["saves"], cold_ms)
+        if measured["status"] != "ok":
+            progress(f"{case.name}: {measured['status'].upper()}: {measured.get('reason')}\n{measured.get('log', '')}")
+        results[case.name] = {"what": case.what.replace("HEAVY", _heavy_name(heavy)), "reference": case.reference,
+                              "goal": case.goal, "settle": case_args.settle, "cold_ms": round(cold_ms, 1),
+                              "cold_runs_ms": [round(x * 1000, 1) for x in cold_runs], "tdev": measured}
+    for result in results.values():
+        summary = result["tdev"].get("summary", {})
+        median = summary.get("all", {}).get("median_ms")
+        ref = result["cold_ms"] if result["reference"] == "cold" else (
+            results.get(result["reference"], {}).get("tdev", {}).get("summary", {}).get("all", {}).get("median_ms"))
+        result["reference_ms"] = ref
+        result["ratio"] = round(median / ref, 2) if median and ref else None
+    return {"heavy": heavy, "cases": results}
+
+
+def render_cases(report: dict) -> str:
+    m, config, cases = report["machine"], report["config"], report["cases"]
+    out = [
+        f"## tdev reload benchmark, cases — {report['date']}",
+        "",
+        f"- Machine: {m['cpu_model'] or 'unknown CPU'}, {m['cpu_count']} cores; load average at start "
+        f"{m['loadavg_at_start'][0]}; Python {m['python']}, Tornado {m['tornado']}, tdev {m['tdev']}.",
+        f"- tdev: `tdev run -v app.py PORT`; {config['saves']} saves per case (in place / atomic alternating), "
+        f"settle {config['settle']} s unless the case says otherwise; cold starts: {config['cold_runs']} per case app; "
+        f"heavy app: `import {_heavy_name(cases['heavy'])}`.",
+        "",
+    ]
+    rows = []
+    for name, c in cases["cases"].items():
+        summary = c["tdev"].get("summary", {})
+        allk, inplace, atomic = (summary.get(k, {}) for k in ("all", "in-place", "atomic"))
+        t = summary.get("tdev", {})
+        ref = "its cold start" if c["reference"] == "cold" else f"`{c['reference']}`"
+        goal = f"≤ {c['goal']:g}×" if c["goal"] else "–"
+        met = "" if not (c["goal"] and c["ratio"]) else (" ✓" if c["ratio"] <= c["goal"] else " ✗")
+        rows.append([
+            f"`{name}`", c["what"], f"{_ms(allk.get('median_ms'))} ({_ms(allk.get('p90_ms'))})",
+            f"{_ms(inplace.get('median_ms'))} / {_ms(atomic.get('median_ms'))}",
+            f"{ref}: {_ms(c['reference_ms'])}", f"**{c['ratio']}×**{met}" if c["ratio"] else "–", goal,
+            f"{_ms(c['cold_ms'])}", f"{t.get('warm_restarts', '–')}/{t.get('restarts_logged', '–')}",
+            str(allk.get("missed", "–")),
+        ])
+    out.append(markdown_table(
+        ["case", "what", "save → new response, median (p90) ms", "in place / atomic, median ms", "reference (ms)",
+         "ratio", "goal", "case app's cold start ms", "warm / restarts", "missed"], rows))
+    out += ["", "Warm / restarts: tdev's `-v` lines, all restarts of the run (the fix-after-error case also "
+            "restarts into each syntax error)."]
+    return "\n".join(out)
+
+
 # -- main ----------------------------------------------------------------------------------------------
 
 
@@ -1206,6 +1468,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="a save not served within this is missed (default: 1.5 s + 3 x the app's cold start, "
                         "at least 3 s)")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU window (default 10)")
+    parser.add_argument("--cases", metavar="NAMES",
+                        help=f"measure tdev on these cases instead of comparing reloaders: comma-separated subset of "
+                        f"{','.join(CASE_NAMES)}, or 'all'")
     app = parser.add_argument_group(
         "your own app",
         "measure a copy of an existing app instead of the generated ones; the defaults suit examples/hello",
@@ -1225,6 +1490,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.tdev_args = shlex.split(args.tdev_args)
     except ValueError as exc:
         parser.error(f"--tdev-args: {exc}")
+    if args.cases is not None:
+        args.cases = CASE_NAMES if args.cases == "all" else [n.strip() for n in args.cases.split(",") if n.strip()]
+        unknown = [n for n in args.cases if n not in CASE_NAMES]
+        if unknown or not args.cases:
+            parser.error(f"--cases: unknown case(s) {', '.join(unknown) or '(none given)'} (known: {', '.join(CASE_NAMES)})")
+        if args.app is not None or args.apps is not None:
+            parser.error("--cases: not with --app or --apps")
     if args.app is None:
         given = [f"--{k.replace('_', '-')}" for k in APP_DEFAULTS if getattr(args, k) is not None]
         if given:
@@ -1316,6 +1588,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tdev-bench-") as tmp:
         log_dir = Path(tmp) / "logs"  # outside the app dirs: watchfiles restarts on any change in its dir
         log_dir.mkdir()
+        if args.cases is not None:
+            report["config"].update(cases=args.cases, heavy_import=args.heavy_import)
+            report["cases"] = measure_cases(args, Path(tmp), log_dir)
+            report["total_seconds"] = round(time.monotonic() - began, 1)
+            print(render_cases(report))
+            print(f"\nTotal run time: {report['total_seconds']:.0f} s.")
+            if args.json:
+                Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+                progress(f"raw numbers written to {args.json}")
+            return 0 if all(c["tdev"]["status"] == "ok" for c in report["cases"]["cases"].values()) else 1
         if args.app is None:
             report["config"].update(apps=args.apps, heavy_import=args.heavy_import)
             runners = generated_runners(args.tdev_args, args.tdev_timings)

@@ -472,7 +472,10 @@ def _preimport_and_wait(channel: Channel) -> None:
         except Exception:
             skipped.append(name)
     imports.end_batching()  # the files of what was imported: the supervisor watches installed packages
-    files = [getattr(m, "__file__", None) for m in list(sys.modules.values())]
+    # What it imported, not the target: the fresh ``__main__`` already names the script, which is read
+    # at "go" (an edit to it is no reason for a cold start).
+    main_module = sys.modules.get("__main__")
+    files = [getattr(m, "__file__", None) for m in list(sys.modules.values()) if m is not main_module]
     channel.send(msg.READY, files=[f for f in files if isinstance(f, str)], skipped=skipped)
     imports.start_batching()
     _go.wait()

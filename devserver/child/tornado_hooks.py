@@ -15,7 +15,12 @@ never imported here on its own account):
 * ``tornado.tcpserver`` / ``tornado.httpserver`` keep track of the app's
   servers and of the requests in flight, so a stop can *drain*: stop
   accepting, let the requests already accepted finish (answered with
-  ``Connection: close``), close idle connections, then exit.
+  ``Connection: close``), close idle connections, then exit.  Idle
+  connections (a browser's spare connection: connected, never a request)
+  never hold a stop up: an HTTP server's TCP sockets accept a connection only
+  once its first bytes arrive (Linux ``TCP_DEFER_ACCEPT``), and a connection
+  accepted without a request is waited for only while it is young
+  (``IDLE_SECONDS``) or has bytes waiting.
 """
 
 import errno
@@ -42,6 +47,12 @@ if TYPE_CHECKING:
 
 DRAIN_SECONDS = 3.0  # longest wait for in-flight requests when the app is stopped
 FRESH_SECONDS = 0.5  # longest wait for the first request of a connection accepted just before the stop
+# A connection accepted this long ago that has sent nothing is idle (a browser's spare connection): a stop
+# closes it at once.  A younger one may be a client between its connect() and its send(): waited for.
+IDLE_SECONDS = 0.2
+# An HTTP server's TCP listening sockets hand a connection to accept() only once its first bytes came (or
+# after about this many seconds: Linux rounds up to its SYN-ACK retransmission schedule).
+DEFER_ACCEPT_SECONDS = 30
 
 _channel: "Channel | None" = None
 
@@ -216,6 +227,7 @@ def _patch_tcpserver(tcpserver: "Any") -> None:
     @functools.wraps(original)
     def add_sockets(self: "Any", sockets: "list[socket.socket]") -> None:
         _servers.add(self)
+        _defer_accept(sockets, _is_http_server(self))
         result = original(self, sockets)
         # Once the event loop runs, the app accepts: tell the supervisor.
         from tornado.ioloop import IOLoop
@@ -226,11 +238,37 @@ def _patch_tcpserver(tcpserver: "Any") -> None:
     tcpserver.TCPServer.add_sockets = add_sockets
 
 
+def _is_http_server(server: "Any") -> bool:
+    httpserver = sys.modules.get("tornado.httpserver")
+    return httpserver is not None and isinstance(server, httpserver.HTTPServer)
+
+
+def _defer_accept(sockets: "list[socket.socket]", http: bool) -> None:
+    """HTTP: the client speaks first, so a TCP connection is accepted once its request starts to arrive
+    (Linux): a connection that never sends anything (a browser's spare one) stays with the kernel, across
+    restarts, and never holds a stop up.  Other protocols (the server may speak first): accepted at once.
+    The listening socket is tdev's, shared by every app process: set (or cleared) on each use."""
+    option = getattr(socket, "TCP_DEFER_ACCEPT", None)
+    if option is None:
+        return
+    for sock in sockets:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, option, DEFER_ACCEPT_SECONDS if http else 0)
+            except OSError:
+                pass
+
+
 def _patch_httpserver(httpserver: "Any") -> None:
     original = httpserver.HTTPServer.start_request
 
     @functools.wraps(original)
     def start_request(self: "Any", server_conn: "Any", request_conn: "Any") -> "_TrackedRequest":
+        if not hasattr(server_conn, "_tdev_accepted"):  # its first request: the connection is new
+            try:
+                server_conn._tdev_accepted = time.monotonic()
+            except AttributeError:
+                pass
         return _TrackedRequest(original(self, server_conn, request_conn), server_conn, request_conn)
 
     httpserver.HTTPServer.start_request = start_request
@@ -282,17 +320,20 @@ def stop_serving(loop: "asyncio.AbstractEventLoop", then: "Callable[[], None]") 
             pass
     started = time.monotonic()
 
-    def fresh_connections() -> bool:
-        """Connections accepted whose first request has not been read yet (it is on its way)."""
+    def requests_on_their_way() -> bool:
+        """Connections accepted whose first request has not been read yet but may be on its way: just
+        accepted, or bytes waiting.  Idle ones (a browser's spare connection) are not waited for."""
+        now = time.monotonic()
         return any(
             not getattr(conn, "_tdev_had_request", False)
+            and (now - getattr(conn, "_tdev_accepted", 0.0) < IDLE_SECONDS or _bytes_waiting(conn))
             for server in servers
             for conn in compat.server_connections(server)
         )
 
     def wait_for_requests() -> None:
         elapsed = time.monotonic() - started
-        if elapsed < DRAIN_SECONDS and (_in_flight[0] > 0 or (elapsed < FRESH_SECONDS and fresh_connections())):
+        if elapsed < DRAIN_SECONDS and (_in_flight[0] > 0 or (elapsed < FRESH_SECONDS and requests_on_their_way())):
             loop.call_later(0.005, wait_for_requests)
             return
         closers = [s.close_all_connections() for s in servers if hasattr(s, "close_all_connections")]
@@ -310,6 +351,18 @@ def stop_serving(loop: "asyncio.AbstractEventLoop", then: "Callable[[], None]") 
         loop.create_task(close_connections()).add_done_callback(lambda task: then())
 
     wait_for_requests()
+
+
+def _bytes_waiting(conn: "Any") -> bool:
+    """The client has sent bytes the server has not read yet (a request starting to arrive); a peek
+    at the connection's socket (the raw one under TLS).  False at EOF or when it cannot tell."""
+    sock = getattr(getattr(conn, "stream", None), "socket", None)
+    if sock is None:
+        return False
+    try:
+        return bool(socket.socket.recv(sock, 1, socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)))
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def call_on_serving_loop(then: "Callable[[], None]", drain: bool) -> bool:

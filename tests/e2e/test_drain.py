@@ -1,11 +1,16 @@
 """A restart lets the requests the old app already accepted finish, without noise, whether the app
 stops on tdev's SIGTERM handler or on one of its own."""
 
+import os
+import re
+import socket
+import tempfile
 import threading
+import time
 
 import pytest
 
-from tests.conftest import http_get, wait_for_body, wait_until, write
+from tests.conftest import http_get, http_request, wait_for_body, wait_until, write
 
 SLOW_APP = """
     import asyncio
@@ -59,6 +64,118 @@ def test_request_in_flight_during_a_restart_is_answered_by_the_old_app(tdev, tmp
     wait_for_body(port, "v2")
     assert "Traceback" not in t.err and "Exception" not in t.err, t.err
     assert "did not stop" not in t.err
+
+
+# -- idle connections (a browser's spare connection) ---------------------------------------------------
+
+IDLE_APP = """
+    import asyncio
+    import sys
+
+    import tornado.httpserver
+    import tornado.netutil
+    import tornado.web
+
+    import version
+
+
+    class Main(tornado.web.RequestHandler):
+        def get(self):
+            self.write(version.VERSION)
+
+
+    class Slow(tornado.web.RequestHandler):
+        async def get(self):
+            print("slow request started", flush=True)
+            await asyncio.sleep(0.8)
+            self.write("slow done by " + version.VERSION)
+
+
+    async def main():
+        app = tornado.web.Application([(r"/", Main), (r"/slow", Slow)])
+        app.listen(int(sys.argv[1]), "127.0.0.1")
+        server = tornado.httpserver.HTTPServer(app)
+        server.add_socket(tornado.netutil.bind_unix_socket(sys.argv[2]))
+        await asyncio.Event().wait()
+
+
+    asyncio.run(main())
+"""
+
+
+def _stop_times(t) -> "list[float]":
+    return [float(ms) for ms in re.findall(r"app process \d+ stopped ([0-9.]+) ms after it was told to", t.err)]
+
+
+def _spare_connections(port: int, unix_path: str) -> "tuple[socket.socket, socket.socket]":
+    """What a browser keeps open: connected, no request sent (over TCP, and over the unix socket)."""
+    tcp = socket.create_connection(("127.0.0.1", port), timeout=5)
+    unix = socket.socket(socket.AF_UNIX)
+    unix.settimeout(5)
+    unix.connect(unix_path)
+    # A real spare connection was opened when the page loaded, long before the save.
+    opened = time.monotonic()
+    wait_until(lambda: time.monotonic() - opened > 0.4, timeout=2, message="the spare connections to age")
+    return tcp, unix
+
+
+def test_idle_connections_do_not_hold_up_a_restart_and_requests_in_flight_still_finish(tdev, tmp_path, port):
+    sock_dir = tempfile.mkdtemp(prefix="tdev-idle-")  # unix socket paths are limited to ~107 bytes
+    unix_path = os.path.join(sock_dir, "app.sock")
+    try:
+        write(tmp_path / "app.py", IDLE_APP)
+        write(tmp_path / "version.py", 'VERSION = "v1"\n')
+        t = tdev(["run", "-v", "app.py", str(port), unix_path], cwd=tmp_path)
+        wait_for_body(port, "v1")
+        t.wait_for_standby()
+        tcp, unix = _spare_connections(port, unix_path)
+        with tcp, unix:
+            write(tmp_path / "version.py", 'VERSION = "v2"\n')
+            wait_for_body(port, "v2", timeout=10)
+            t.wait_for(r"serving again \d+ ms after the change", count=1)
+            # The old app stopped as fast as without the idle connections (it took 0.5 s): it waits for
+            # no request from them.
+            assert _stop_times(t) and _stop_times(t)[0] < 300, t.err
+            serving = [int(ms) for ms in re.findall(r"serving again (\d+) ms after the change", t.err)]
+            assert serving[0] < 400, t.err
+            if hasattr(socket, "TCP_DEFER_ACCEPT"):
+                # Linux: the TCP spare was never accepted by the old app; its request goes to the new one.
+                tcp.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                answer = b"".join(iter(lambda: tcp.recv(4096), b""))
+                assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"v2"), answer
+            # The unix spare was accepted by the old app, which closed it as it stopped.
+            try:
+                assert unix.recv(1) == b""
+            except ConnectionResetError:
+                pass
+
+        # A request in flight still finishes, idle connections open or not.
+        t.wait_for_standby()
+        tcp, unix = _spare_connections(port, unix_path)
+        with tcp, unix:
+            result = {}
+
+            def slow():
+                try:
+                    result["response"] = http_request(unix=unix_path, path="/slow", timeout=10)
+                except Exception as exc:  # recorded, asserted below
+                    result["error"] = exc
+
+            client = threading.Thread(target=slow)
+            client.start()
+            t.wait_for(r"slow request started", stream="out")
+            write(tmp_path / "version.py", 'VERSION = "v3"\n')
+            client.join(timeout=15)
+            status, _headers, body = result.get("response") or (None, None, result)
+            assert (status, body) == (200, "slow done by v2"), result
+            wait_for_body(port, "v3")
+        assert "Traceback" not in t.err and "did not stop" not in t.err, t.err
+    finally:
+        try:
+            os.unlink(unix_path)
+        except OSError:
+            pass
+        os.rmdir(sock_dir)
 
 
 # -- an app that handles SIGTERM itself ---------------------------------------------------------------

@@ -636,3 +636,41 @@ def test_a_socket_name_tornado_refuses_is_one_line_not_a_traceback(tdev, tmp_pat
     t.wait_for(r"^\[tdev\] app exited with code 1")
     assert "Exception in callback" not in t.err and "internal error" not in t.err, t.err
     assert t.proc.poll() is None
+
+
+GREETING_APP = """
+    import asyncio
+    import sys
+
+    import tornado.tcpserver
+
+
+    class Greeter(tornado.tcpserver.TCPServer):
+        async def handle_stream(self, stream, address):
+            await stream.write(b"hello\\n")  # the server speaks first
+            stream.close()
+
+
+    async def main():
+        Greeter().listen(int(sys.argv[1]), "127.0.0.1")
+        await asyncio.Event().wait()
+
+
+    asyncio.run(main())
+"""
+
+
+def test_a_server_that_speaks_first_gets_its_connections_at_once(tdev, tmp_path, port):
+    # HTTP servers' sockets accept a connection only once its request arrives (Linux TCP_DEFER_ACCEPT,
+    # so idle browser connections never hold up a restart); any other TCPServer accepts at once.
+    write(tmp_path / "app.py", GREETING_APP)
+    tdev(["run", "app.py", str(port)], cwd=tmp_path)
+
+    def greeting():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2.0) as s:
+                return s.recv(100)
+        except OSError:
+            return None
+
+    assert wait_until(greeting, timeout=15, message="the greeting") == b"hello\n"

@@ -5,6 +5,7 @@ package, gevent, ``--no-warm``) cold-start."""
 
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -110,11 +111,14 @@ def test_warm_start_looks_exactly_like_a_cold_start(tdev, tmp_path, port, kind):
     assert warm["options"]["name"] == "warm" and warm["counter_imports"] == 1
     assert warm["main_name"] == "__main__" and warm["sigterm"] == "_on_sigterm"
 
-    # Editing the script itself: the standby reads it when told to go.
+    # Editing the script itself, once the next standby is ready: it reads the script when told to go,
+    # so the restart is warm.
+    t.wait_for(r"standby \d+ ready", count=2)
     app_file = project / ("server.py" if kind == "script" else "web/server.py")
     write(app_file, OBSERVER_APP.replace('"pid": os.getpid(),', '"pid": os.getpid(), "edited": True,'))
     wait_for_body(port, '"edited": true')
-    assert t.count(r"\(warm\)") == 2, t.err
+    t.wait_for(r"target code running [\d.]+ ms after the change \((warm|cold)\)", count=2)
+    assert t.count(r"\(warm\)") == 2 and "cold start" not in t.err, t.err
     assert "Traceback" not in t.err
 
 
@@ -164,7 +168,7 @@ def test_a_changed_installed_package_cold_starts_and_rebuilds_the_standby(tdev, 
 
     write(site / "thirdparty" / "sub" / "deep.py", 'VALUE = "t2"\n')  # e.g. pip install -U, or a debugging edit
     wait_for_body(port, "v1 t2")
-    t.wait_for(r"an installed package or a pre-imported module changed: cold start")
+    t.wait_for(r"a library or a pre-imported module changed: cold start")
     t.wait_for(r"target code running [\d.]+ ms after the change \(cold\)")
 
     t.wait_for(r"standby \d+ ready", count=2)  # rebuilt with the new version of the package
@@ -246,3 +250,133 @@ def test_a_library_imported_after_the_app_sets_an_env_variable_is_not_preimporte
     write(project / "version.py", 'VERSION = "v2"\n')
     wait_for_body(port, "v2 set")
     t.wait_for(r"\(warm\)")  # still warm: tornado and what came before are pre-imported
+
+
+def test_the_fix_after_a_failed_start_is_a_warm_restart(tdev, hello_app, port):
+    # A standby from the last good module list waits while the app is broken: the fix is warm. Two
+    # failures: a syntax error, then an app that exits by itself at start-up.
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app)
+    wait_for_body(port, "v1")
+    t.wait_for(r"standby \d+ ready")
+    failures = ['VERSION = "v2\n', 'import sys\nsys.exit(3)\n']
+    for n, broken in enumerate(failures, start=1):
+        write(hello_app / "version.py", broken)
+        t.wait_for(r"app exited with code \d+ — waiting for changes", count=n)
+        t.wait_for(r"standby \d+ ready", count=1 + n)  # prepared while the code is broken
+        write(hello_app / "version.py", f'VERSION = "fixed{n}"\n')
+        wait_for_body(port, f"fixed{n}")
+        # Each change logs a "target code running" line: the failed start, then the fix.
+        line = t.wait_for(r"target code running [\d.]+ ms after the change \((warm|cold)\)", count=2 * n)
+        assert line.endswith("(warm)"), t.err
+    assert "cold" not in t.err, t.err
+
+
+OUTSIDE_APP = """
+    import asyncio
+    import sys
+
+    import tornado.web
+
+    import heavylib
+    import version
+
+
+    class Main(tornado.web.RequestHandler):
+        def get(self):
+            self.write(f"{version.VERSION} {heavylib.VALUE} {heavylib.IMPORTED_IN}")
+
+
+    async def main():
+        tornado.web.Application([(r"/", Main)]).listen(int(sys.argv[1]), address="127.0.0.1")
+        await asyncio.Event().wait()
+
+
+    asyncio.run(main())
+"""
+
+
+def heavylib_source(value):
+    # The name of the process that imported it: "tdev-standby" when a standby imported it ahead of time.
+    return f'VALUE = "{value}"\nwith open("/proc/self/comm") as f:\n    IMPORTED_IN = f.read().strip()\n'
+
+
+def install_outside(tmp_path, kind, value):
+    """heavylib, outside the project and outside site-packages: on PYTHONPATH, in a sibling project
+    reached through a .pth file (how editable installs work), or in a zip archive on PYTHONPATH."""
+    libs = tmp_path / "libs"
+    if kind == "zip":
+        import zipfile
+
+        libs.mkdir(exist_ok=True)
+        archive = libs / "deps.zip"
+        with zipfile.ZipFile(archive.with_suffix(".tmp"), "w") as z:
+            z.writestr("heavylib/__init__.py", heavylib_source(value))
+        os.replace(archive.with_suffix(".tmp"), archive)
+        return {"PYTHONPATH": str(archive)}
+    write(libs / "heavylib" / "__init__.py", heavylib_source(value))
+    if kind == "pythonpath":
+        return {"PYTHONPATH": str(libs)}
+    # .pth: site.addsitedir runs the .pth files of a directory, as Python's start-up does for site-packages.
+    # (Written once: the change is the library's.)
+    if not (tmp_path / "boot").exists():
+        write(tmp_path / "sitedir" / "monorepo-libs.pth", f"{libs}\n")
+        write(tmp_path / "boot" / "sitecustomize.py", f"import site\nsite.addsitedir({str(tmp_path / 'sitedir')!r})\n")
+    return {"PYTHONPATH": str(tmp_path / "boot")}
+
+
+@pytest.mark.parametrize("kind", ["pythonpath", "pth", "zip"])
+def test_a_library_outside_site_packages_is_preimported_and_its_change_is_a_cold_start(tdev, tmp_path, port, kind):
+    env = install_outside(tmp_path, kind, "h1")
+    project = tmp_path / "project"
+    write(project / "app.py", OUTSIDE_APP)
+    write(project / "version.py", 'VERSION = "v1"\n')
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=project, env=env)
+    wait_for_body(port, "v1 h1")
+    t.wait_for(r"standby \d+ ready")
+    write(project / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2 h1 tdev-standby")  # imported by the standby, before the change
+    t.wait_for(r"target code running [\d.]+ ms after the change \(warm\)")
+
+    install_outside(tmp_path, kind, "h2")  # a change to the library: the standby is stale
+    body = wait_for_body(port, "v2 h2")
+    assert "tdev-standby" not in body
+    t.wait_for(r"target code running [\d.]+ ms after the change \(cold\)")
+    t.wait_for(r"^\[tdev\] cold restart: .*(heavylib|deps\.zip).* is outside the project \(a library\), .*"
+               r"~\d+ ms more than a warm restart \(said once\)$")
+
+    def rebuilt():  # the standby is rebuilt with the new version of the library
+        return re.search(r"\(cold\)\n(.*\n)*\[tdev\] standby \d+ ready", t.err)
+
+    wait_until(rebuilt, timeout=15, message="a standby ready after the cold start")
+    write(project / "version.py", 'VERSION = "v3"\n')
+    wait_for_body(port, "v3 h2 tdev-standby")
+    assert "Traceback" not in t.err, t.err
+
+
+PLUGIN_APP = OUTSIDE_APP.replace("import heavylib\n", "import pluginhost\n").replace(
+    'f"{version.VERSION} {heavylib.VALUE} {heavylib.IMPORTED_IN}"', 'f"{version.VERSION} {pluginhost.PLUGIN.VALUE}"')
+
+
+def test_a_plugin_imported_by_a_library_says_once_without_v_why_its_restart_is_cold(tdev, tmp_path, port):
+    # A library that loads the project's own module when imported (Celery loading flower's modules
+    # through an entry point): the standby has it imported, so a change to it restarts cold.
+    libs = tmp_path / "libs"
+    write(libs / "pluginhost" / "__init__.py", 'import importlib\nPLUGIN = importlib.import_module("myplugin")\n')
+    project = tmp_path / "project"
+    write(project / "app.py", PLUGIN_APP)
+    write(project / "version.py", 'VERSION = "v1"\n')
+    write(project / "myplugin.py", 'VALUE = "p1"\n')
+    t = tdev(["run", "app.py", str(port)], cwd=project, env={"PYTHONPATH": str(libs)})
+    wait_for_body(port, "v1 p1")
+    t.wait_for_standby()
+    write(project / "version.py", 'VERSION = "v2"\n')  # not imported ahead of time: warm, nothing said
+    wait_for_body(port, "v2 p1")
+    assert "cold restart" not in t.err, t.err
+    for n in (2, 3):
+        t.wait_for_standby()
+        write(project / "myplugin.py", f'VALUE = "p{n}"\n')
+        wait_for_body(port, f"v2 p{n}")
+    line = t.wait_for(r"^\[tdev\] cold restart: myplugin\.py is the project's, but a library imports it before the "
+                      r"app's code runs .*, ~\d+ ms more than a warm restart \(said once\)$")
+    assert t.count(r"cold restart") == 1, t.err
+    assert "importing the app's libraries again" in line

@@ -116,3 +116,54 @@ def test_matches_glob_semantics():
     assert matches_glob(os.path.join("build", "x.py"), "build")
     assert not matches_glob("xbuild.py", "build")
     assert matches_glob(os.path.join("a", "b", "c.txt"), "a/*")
+
+
+# -- the project's code, and everything else (what warm restarts pre-import) ----------------------
+def test_a_library_is_any_file_outside_the_project_trees_or_installed_inside_one():
+    f = PathFilter(system=("/usr/lib/python3.11", "/proj/.venv/lib/python3.11/site-packages"),
+                   project=("/proj", "/shared/config"))
+    assert not f.is_library("/proj/app.py") and not f.is_library("/proj/pkg/mod.py")
+    assert not f.is_library("/shared/config/settings.py")  # a --watch directory is the project's too
+    for library in ("/usr/lib/python3.11/json/__init__.py",  # the standard library
+                    "/proj/.venv/lib/python3.11/site-packages/tornado/web.py",  # a venv inside the project
+                    "/proj/.tox/py311/lib/python3.11/site-packages/x.py",  # another interpreter's packages
+                    "/home/me/libs/heavy/__init__.py",  # PYTHONPATH
+                    "/monorepo/libs/common/util.py",  # a sibling project installed editable (.pth)
+                    "/opt/deps.zip/pkg/mod.py"):  # a zip import
+        assert f.is_library(library), library
+    assert f.is_library("/proj2/app.py")  # a tree is a directory, not a prefix
+
+
+def test_without_project_trees_only_installed_code_is_a_library():
+    f = PathFilter(system=("/usr/lib/python3.11",))
+    assert not f.is_library("/anywhere/app.py") and f.is_library("/usr/lib/python3.11/os.py")
+
+
+def test_a_module_in_a_zip_archive_is_watched_as_the_archive(tmp_path):
+    import zipfile
+
+    from devserver.filters import file_on_disk
+
+    archive = tmp_path / "deps.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("pkg/mod.py", "X = 1\n")
+    assert file_on_disk(str(archive / "pkg" / "mod.py")) == str(archive)
+    real = tmp_path / "real.py"
+    real.write_text("")
+    assert file_on_disk(str(real)) == str(real)
+    assert file_on_disk(str(tmp_path / "gone" / "x.py")) == str(tmp_path / "gone" / "x.py")
+
+
+def test_the_project_trees_are_the_targets_tree_and_the_watch_directories(tmp_path, monkeypatch):
+    from devserver.config import RunConfig
+    from devserver.target import Target
+
+    (tmp_path / "web").mkdir()
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "notes.txt").write_text("")
+    script = RunConfig(Target("script", str(tmp_path / "web" / "app.py")),
+                       watch=[str(tmp_path / "conf"), str(tmp_path / "notes.txt")])
+    assert script.project_trees() == [str(tmp_path / "web"), str(tmp_path / "conf")]
+    monkeypatch.chdir(tmp_path)
+    assert RunConfig(Target("module", "web.app")).project_trees() == [str(tmp_path.resolve())]
+    assert RunConfig(Target("app", "web.app:make_app")).project_trees() == [str(tmp_path.resolve())]

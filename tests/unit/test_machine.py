@@ -88,7 +88,7 @@ def test_settled_restarts():
 
 
 def test_the_app_ending_by_itself_waits_for_a_change():
-    assert transition(State.RUNNING, Event.EXIT) == (State.WAITING, (A.SHOW_CRASH,))
+    assert transition(State.RUNNING, Event.EXIT) == (State.WAITING, (A.SHOW_CRASH, A.PREPARE_STANDBY))
     assert transition(State.RUNNING, Event.SPAWN_FAILED) == (State.WAITING, ())
 
 
@@ -141,7 +141,7 @@ def test_every_other_pair_changes_nothing(state, event):
 
 # -- an address another process holds ------------------------------------------------------------
 def test_an_app_that_ended_on_an_address_in_use_waits_for_it():
-    assert transition(State.RUNNING, Event.PORT_BUSY) == (State.WAITING, (A.WAIT_FOR_PORT,))
+    assert transition(State.RUNNING, Event.PORT_BUSY) == (State.WAITING, (A.WAIT_FOR_PORT, A.PREPARE_STANDBY))
 
 
 def test_the_address_free_while_waiting_starts_the_app():
@@ -210,27 +210,28 @@ def test_a_save_while_running():
 def test_a_crash_then_a_fix():
     state, actions = run(State.RUNNING, Event.EXIT, Event.CHANGE, Event.QUIET, Event.SETTLED)
     assert state is State.RUNNING
-    assert actions == [A.SHOW_CRASH, A.CANCEL_PORT_WAIT, A.RECORD_CHANGE, A.SAY_CHANGED, A.PRESTART, A.ARM_DEBOUNCE,
+    assert actions == [A.SHOW_CRASH, A.PREPARE_STANDBY, A.CANCEL_PORT_WAIT, A.RECORD_CHANGE, A.SAY_CHANGED,
+                       A.PRESTART, A.ARM_DEBOUNCE,
                        A.CHECK_BURST, A.RESTART]
 
 
 def test_a_port_held_by_another_process_then_let_go():
     state, actions = run(State.RUNNING, Event.PORT_BUSY, Event.PORT_FREE, Event.SERVING)
     assert state is State.RUNNING
-    assert actions == [A.WAIT_FOR_PORT, A.START_APP, A.ON_SERVING]
+    assert actions == [A.WAIT_FOR_PORT, A.PREPARE_STANDBY, A.START_APP, A.ON_SERVING]
 
 
 def test_a_change_while_waiting_for_the_port_restarts_as_usual():
     state, actions = run(State.RUNNING, Event.PORT_BUSY, Event.CHANGE, Event.PORT_FREE, Event.QUIET, Event.SETTLED)
     assert state is State.RUNNING
-    assert actions == [A.WAIT_FOR_PORT, A.CANCEL_PORT_WAIT, A.RECORD_CHANGE, A.SAY_CHANGED, A.PRESTART,
-                       A.ARM_DEBOUNCE,
+    assert actions == [A.WAIT_FOR_PORT, A.PREPARE_STANDBY, A.CANCEL_PORT_WAIT, A.RECORD_CHANGE, A.SAY_CHANGED,
+                       A.PRESTART, A.ARM_DEBOUNCE,
                        A.CHECK_BURST, A.RESTART]
 
 
 def test_ctrl_c_while_waiting_for_the_port():
     state, actions = run(State.RUNNING, Event.PORT_BUSY, Event.STOP, Event.PORT_FREE)
-    assert state is State.STOPPED and actions == [A.WAIT_FOR_PORT, A.CANCEL_DEBOUNCE, A.CANCEL_PORT_WAIT, A.END]
+    assert state is State.STOPPED and actions == [A.WAIT_FOR_PORT, A.PREPARE_STANDBY, A.CANCEL_DEBOUNCE, A.CANCEL_PORT_WAIT, A.END]
 
 
 def test_ctrl_c_during_a_restart():

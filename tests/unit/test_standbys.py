@@ -96,7 +96,9 @@ def test_an_app_with_gevent_turns_warm_restarts_off():
     standbys.on_modules(MODULES)
     standbys.on_modules({"t": "modules", "modules": [["gevent", "/v/site-packages/gevent/__init__.py"]]})
     assert standbys.off and "gevent" in standbys.off and spawned[0].killed and standbys.current is None
-    assert [line for level, line in out.lines if level == "info"] == [f"warm restarts off: {standbys.off}"]
+    assert [line for level, line in out.lines if level == "info"] == [
+        f"warm restarts off: {standbys.off} — every restart starts a new interpreter and imports the app's "
+        "libraries again"]
     standbys.on_modules(MODULES)
     assert len(spawned) == 1
 
@@ -160,7 +162,8 @@ def test_a_standby_that_keeps_dying_turns_warm_restarts_off():
         standbys.prestart()
         standbys.on_lost(spawned[-1])
     assert standbys.off == "the standby process keeps exiting before it is used"
-    assert ("info", f"warm restarts off: {standbys.off}") in out.lines
+    assert any(level == "info" and line.startswith(f"warm restarts off: {standbys.off} — ")
+               for level, line in out.lines)
 
 
 def test_a_discarded_standby_exiting_is_no_failure():
@@ -169,3 +172,69 @@ def test_a_discarded_standby_exiting_is_no_failure():
     standbys.discard()
     standbys.on_lost(spawned[0])
     assert spawned[0].killed and standbys._failures == 0
+
+
+def test_after_a_failure_a_standby_from_the_last_good_modules_waits_for_the_fix():
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    standbys.take(["/project/app.py"])  # told to go: it runs the broken version, which fails
+    standbys.after_failure()
+    assert len(spawned) == 2 and spawned[1].sent == [(msg.PREIMPORT, {"names": ["os", "tornado.web"]})]
+    assert standbys.current.session is spawned[1] and standbys.current.warm
+    standbys.after_failure()  # one is enough
+    assert len(spawned) == 2
+
+
+def test_no_standby_after_a_failure_without_a_good_module_list_or_when_off():
+    standbys, spawned, _ = make()
+    standbys.after_failure()  # the first start failed: nothing is known to be good yet
+    assert spawned == []
+    standbys, spawned, _ = make(off="--no-warm")
+    standbys.on_modules(MODULES)
+    standbys.after_failure()
+    assert spawned == []
+
+
+def test_a_cold_restart_says_once_per_kind_why_and_what_it_costs():
+    standbys, spawned, out = make()
+    for changed, files in ((["/v/site-packages/tornado/web.py"], []), (["/v/site-packages/tornado/web.py"], []),
+                           (["/project/tasks.py"], ["/project/tasks.py"]),
+                           (["/project/tasks.py"], ["/project/tasks.py"]), (["/project/app.py"], [])):
+        standbys.on_modules({"t": "modules", "modules": [["os", ""], ["tornado.web", changed[0]]]}
+                            if not files else MODULES)
+        standby = standbys.current
+        standby.session.child.started = 0.0
+        standbys.on_ready(standby.session, {"t": "ready", "files": files})
+        took = standbys.take(changed)
+        assert (took is None) == (changed != ["/project/app.py"]), changed
+        standbys.discard()
+    info = [line for level, line in out.lines if level == "info"]
+    assert len(info) == 2, info
+    assert info[0].startswith("cold restart: /v/site-packages/tornado/web.py is outside the project (a library)")
+    assert "/project/tasks.py is the project's, but a library imports it before the app's code runs" in info[1]
+    assert all(" ms more than a warm restart (said once)" in line for line in info), info
+
+
+def test_a_standby_told_to_go_before_it_was_ready_reports_a_changed_file_it_had_imported():
+    # A library imported the project's plugin while the standby was still importing; the plugin was saved
+    # meanwhile; the change came before "ready": its app may run the old plugin and needs a restart.
+    standbys, spawned, out = make()
+    standbys.on_modules(MODULES)
+    assert standbys.take(["/project/plugin.py"]).session is spawned[0]  # files unknown yet: told to go
+    assert standbys.on_ready(spawned[0], {"t": "ready", "files": ["/project/plugin.py"]}) == ["/project/plugin.py"]
+    assert any(level == "info" and "plugin.py is the project's" in line for level, line in out.lines)
+    standbys.on_modules(MODULES)
+    assert standbys.take(["/project/version.py"]) is not None
+    assert standbys.on_ready(spawned[1], {"t": "ready", "files": ["/project/plugin.py"]}) == []
+
+
+def test_a_plugin_seen_in_an_earlier_standby_makes_one_not_ready_yet_stale():
+    # No restart into the old plugin, then another: what the last standby imported is known.
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    standbys.on_ready(spawned[0], {"t": "ready", "files": ["/project/plugin.py", "/v/site-packages/x.py"]})
+    standbys.discard()
+    standbys.on_modules(MODULES)
+    assert standbys.take(["/project/plugin.py"]) is None and spawned[1].killed
+    standbys.on_modules(MODULES)
+    assert standbys.take(["/project/version.py"]).session is spawned[2]

@@ -43,3 +43,14 @@ def test_cold_start_when_a_library_or_preimported_file_changed():
     assert must_cold_start(["/venv/site-packages/tornado/web.py"], set(), is_library)
     assert must_cold_start(["/elsewhere/lib.py"], {"/elsewhere/lib.py"}, is_library)
     assert not must_cold_start(["/project/version.py"], {"/venv/site-packages/tornado/web.py"}, is_library)
+
+
+def test_a_file_outside_the_project_that_is_no_module_is_no_reason_for_a_cold_start():
+    # A config file given to tornado.autoreload.watch, or a --watch file, outside the project tree.
+    def outside_project(path):
+        return not path.startswith("/project/")
+
+    assert not must_cold_start(["/etc/myapp/settings.yaml"], set(), outside_project)
+    assert must_cold_start(["/home/me/libs/heavy/__init__.py"], set(), outside_project)
+    assert must_cold_start(["/home/me/libs/deps.zip"], set(), outside_project)
+    assert must_cold_start(["/etc/myapp/settings.yaml"], {"/etc/myapp/settings.yaml"}, outside_project)
