@@ -82,6 +82,7 @@ class Supervisor:
         self._change_seen_at: float | None = None
         self._announced: set[str] = set()  # the changes already said ("... changed — restarting")
         self._pause_said_at: float | None = None  # when tdev said the stop waits for a paused app
+        self._keys = False  # tdev reads Enter / rs Enter from the terminal
         self.terminal = TerminalModes()
         self.sockets = HeldSockets()
         self.error_server = ErrorServer()
@@ -150,7 +151,7 @@ class Supervisor:
         loop = self.loop
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, self.request_exit, sig)
-        keys = self.keyboard.start()  # on a terminal only: Enter / rs Enter restarts
+        keys = self._keys = self.keyboard.start()  # on a terminal only: Enter / rs Enter restarts
         if keys:
             self._child_options["keyboard"] = True
         when = "on changes or Enter" if keys else "on changes"
@@ -395,7 +396,14 @@ class Supervisor:
         self.out.change(f"{what} — restarting")
 
     def _keyboard_restart(self) -> None:
-        """Enter (or rs Enter) on the terminal: a change of nothing in particular."""
+        """Enter (or rs Enter) on the terminal: a change of nothing in particular; with the app paused in
+        a debugger and its restart waiting for it, the restart now."""
+        app = self.app
+        if app is not None and app.paused and self._pause_said_at is not None:
+            self._pause_said_at = None
+            self.out.warn("restart asked for while the app is paused — killing it to restart now")
+            app.kill()  # (the restart is pending: the app's exit starts the new one)
+            return
         self._feed(Event.CHANGE, [])
 
     def _on_reading(self, session: AppSession, message: dict) -> None:
@@ -496,8 +504,8 @@ class Supervisor:
             return
         if self._pause_said_at is None:
             self._pause_said_at = time.monotonic()
-            self.out.warn(f"the app is paused {where}: the restart waits until it continues "
-                          "(save again to restart now)")
+            again = "save again or press Enter" if self._keys else "save again"
+            self.out.warn(f"the app is paused {where}: the restart waits until it continues ({again} to restart now)")
 
     def _second_save_after(self) -> float:
         """A change this long after "the restart waits" is a second save, not the same one's last event."""

@@ -205,3 +205,29 @@ def _stopped_child(session):
                 if message.get("type") == "event" and message.get("event") == "stopped":
                     return client, message
     return None
+
+
+@pytest.mark.timeout(45)
+def test_enter_while_paused_in_the_debugger_forces_the_restart(tmp_path):
+    """On a terminal, Enter is the restart key: with the app paused at a breakpoint and its restart
+    waiting, it restarts now (the terminal is tdev's: debugpy, unlike pdb, does not read it)."""
+    from tests.e2e.test_pdb import Terminal
+
+    app_dir = _debugged_app(tmp_path)
+    app_port, debug_port = free_port(), free_port()
+    terminal = Terminal(["run", "app.py", str(app_port)], app_dir, env={"DEBUG_PORT": str(debug_port)})
+    client = None
+    try:
+        client = DAPClient(debug_port, timeout=20)
+        client.attach({app_dir / "app.py": [BREAK_LINE]}, justMyCode=False)
+        terminal.wait_for("app listening on")
+        _paused_request(None, client, app_port)
+        write(app_dir / "version.py", 'VERSION = "v2"\nDEBUG = False\n')
+        terminal.wait_for(r"restart waits until it continues \(save again or press Enter to restart now\)")
+        terminal.type("\n")
+        terminal.wait_for("restart asked for while the app is paused — killing it")
+        wait_for_body(app_port, "v2")
+    finally:
+        if client is not None:
+            client.close()
+        terminal.close()

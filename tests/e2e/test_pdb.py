@@ -43,10 +43,10 @@ PDB_APP = """
 class Terminal:
     """tdev on a pseudo-terminal that is its controlling terminal (tdev in its foreground), as in a shell."""
 
-    def __init__(self, args, cwd):
+    def __init__(self, args, cwd, env=None):
         self.master, slave = pty.openpty()
         self.slave_path = os.ttyname(slave)
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.pop("PYTHONBREAKPOINT", None)
         env["TERM"] = "xterm"
