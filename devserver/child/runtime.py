@@ -32,7 +32,7 @@ _HERE = os.path.dirname(os.path.realpath(__file__))
 _OWN_FILES = {
     os.path.join(_HERE, name)
     for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py", "tail.py",
-                 "terminal.py", "paused.py")
+                 "terminal.py", "paused.py", "streams.py")
 } | {os.path.realpath(compat.__file__)}
 
 _stop_requested = threading.Event()

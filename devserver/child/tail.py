@@ -23,6 +23,7 @@ import sys
 from collections import deque
 
 from devserver import channel as msg
+from devserver.child.streams import StreamProxy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,13 +70,13 @@ class Tail:
         return [line if len(line) <= MAX_LINE else line[:MAX_LINE] + "…" for line in lines[-MAX_LINES:]]
 
 
-class TeeStream:
+class TeeStream(StreamProxy):
     """``stream`` itself to the app, except that what is written is also kept."""
 
-    __slots__ = ("_tdev_stream", "_tdev_keep", "__weakref__")
+    __slots__ = ("_tdev_keep",)
 
     def __init__(self, stream: "Any", tail: Tail) -> None:
-        object.__setattr__(self, "_tdev_stream", stream)
+        super().__init__(stream)
         object.__setattr__(self, "_tdev_keep", tail.chunks.append)
 
     def write(self, text: "Any") -> "Any":
@@ -87,37 +88,6 @@ class TeeStream:
     def writelines(self, lines: "Any") -> None:
         for line in lines:
             self.write(line)
-
-    def __getattr__(self, name: str) -> "Any":
-        if name.startswith("_tdev_"):  # not set (a copy made without __init__): no endless recursion
-            raise AttributeError(name)
-        return getattr(self._tdev_stream, name)
-
-    def __setattr__(self, name: str, value: "Any") -> None:
-        setattr(self._tdev_stream, name, value)
-
-    def __delattr__(self, name: str) -> None:
-        delattr(self._tdev_stream, name)
-
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:  # isinstance(sys.stdout, io.TextIOWrapper) stays true
-        return type(self._tdev_stream)
-
-    def __iter__(self) -> "Any":
-        return iter(self._tdev_stream)
-
-    def __next__(self) -> "Any":
-        return next(self._tdev_stream)
-
-    def __enter__(self) -> "TeeStream":
-        self._tdev_stream.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: "Any") -> "Any":
-        return self._tdev_stream.__exit__(*exc_info)
-
-    def __repr__(self) -> str:
-        return repr(self._tdev_stream)
 
 
 def install(channel: "Channel", stopping: "Callable[[], bool]") -> Tail:

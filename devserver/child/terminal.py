@@ -14,6 +14,7 @@ import sys
 import threading
 
 from devserver import channel as msg
+from devserver.child.streams import StreamProxy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,13 +58,10 @@ def _reading(function: "Callable[..., Any]") -> "Callable[..., Any]":
     return read
 
 
-class ReadingStream:
+class ReadingStream(StreamProxy):
     """``sys.stdin`` itself to the app, except that its reads are announced."""
 
-    __slots__ = ("_tdev_stream", "__weakref__")
-
-    def __init__(self, stream: "Any") -> None:
-        object.__setattr__(self, "_tdev_stream", stream)
+    __slots__ = ()
 
     def read(self, *args: "Any") -> "Any":
         return _reading(self._tdev_stream.read)(*args)
@@ -82,28 +80,6 @@ class ReadingStream:
         if not line:
             raise StopIteration
         return line
-
-    def __getattr__(self, name: str) -> "Any":
-        if name.startswith("_tdev_"):
-            raise AttributeError(name)
-        return getattr(self._tdev_stream, name)
-
-    def __setattr__(self, name: str, value: "Any") -> None:
-        setattr(self._tdev_stream, name, value)
-
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:  # isinstance(sys.stdin, io.TextIOWrapper) stays true
-        return type(self._tdev_stream)
-
-    def __enter__(self) -> "ReadingStream":
-        self._tdev_stream.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: "Any") -> "Any":
-        return self._tdev_stream.__exit__(*exc_info)
-
-    def __repr__(self) -> str:
-        return repr(self._tdev_stream)
 
 
 def install(channel: "Channel") -> None:
