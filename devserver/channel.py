@@ -42,6 +42,7 @@ This module is imported on both sides, so it uses the standard library only.
 """
 
 import json
+import os
 import socket
 import threading
 
@@ -112,6 +113,8 @@ class Channel:
         try:
             if _RECV_FDS:
                 chunk, fds, _flags, _addr = socket.recv_fds(self.sock, 65536, 32)
+                for fd in fds:  # as every descriptor Python makes (PEP 446); recvmsg leaves them inheritable
+                    os.set_inheritable(fd, False)
                 self._fds.extend(fds)
             else:
                 chunk = self.sock.recv(65536)

@@ -674,3 +674,48 @@ def test_a_server_that_speaks_first_gets_its_connections_at_once(tdev, tmp_path,
             return None
 
     assert wait_until(greeting, timeout=15, message="the greeting") == b"hello\n"
+
+
+INHERITABLE_APP = """
+    import asyncio
+    import os
+    import sys
+
+    import tornado.web
+
+    import version
+
+
+    class Main(tornado.web.RequestHandler):
+        def get(self):
+            # Every socket descriptor the app holds (its listening socket came from tdev over the channel).
+            sockets = {}
+            for fd in os.listdir("/proc/self/fd"):
+                try:
+                    if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                        sockets[fd] = os.get_inheritable(int(fd))
+                except OSError:
+                    pass
+            self.write(f"{version.VERSION} {sorted(sockets.values())}")
+
+
+    async def main():
+        tornado.web.Application([(r"/", Main)]).listen(int(sys.argv[1]), "127.0.0.1")
+        await asyncio.Event().wait()
+
+
+    asyncio.run(main())
+"""
+
+
+def test_the_apps_sockets_are_not_inherited_by_what_it_runs(tdev, tmp_path, port):
+    """As under plain python (PEP 446): the listening socket tdev hands over is not inheritable, so a
+    program the app execs (close_fds=False, os.system) cannot keep the port after the app is gone."""
+    write(tmp_path / "app.py", INHERITABLE_APP)
+    write(tmp_path / "version.py", 'VERSION = "v1"\n')
+    tdev(["run", "app.py", str(port)], cwd=tmp_path)
+    body = wait_for_body(port, "v1")
+    assert body.startswith("v1 [False") and "True" not in body, body
+    write(tmp_path / "version.py", 'VERSION = "v2"\n')  # a warm restart: the same, from the standby
+    body = wait_for_body(port, "v2")
+    assert "True" not in body, body
