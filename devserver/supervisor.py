@@ -198,17 +198,18 @@ class Supervisor:
         if standby is not None:
             app = standby.session
             how = f"{standby.label} {app.pid} told to go"
+            which = self.standbys.describe_taken(standby)
         else:
             try:
                 app = self._spawn({})
             except OSError as exc:
                 self._cannot_start(exc)
                 return
-            how = f"new app process {app.pid} started"
+            how, which = f"new app process {app.pid} started", ""
         self.app = app
         self.sockets.new_generation()
         if self._change_seen_at is not None:
-            self.out.debug(f"{how} {(time.monotonic() - self._change_seen_at) * 1000:.1f} ms after the change")
+            self.out.debug(f"{how} {(time.monotonic() - self._change_seen_at) * 1000:.1f} ms after the change{which}")
         if not self._summary_shown:
             self.loop.call_later(1.0, self._show_summary)
 
@@ -379,7 +380,11 @@ class Supervisor:
         at = message.get("at")
         if session is self.app and self._change_seen_at is not None and isinstance(at, (int, float)):
             how = "warm" if message.get("warm") else "cold"
-            self.out.debug(f"target code running {(at - self._change_seen_at) * 1000:.1f} ms after the change ({how})")
+            taken = self.standbys.taken_by(session)
+            late = " — its standby was still importing when told to go" if how == "warm" and taken and \
+                not taken.ready_at_go else ""
+            self.out.debug(f"target code running {(at - self._change_seen_at) * 1000:.1f} ms after the change "
+                           f"({how}){late}")
 
     # -- changes ------------------------------------------------------------------------
     def _on_changes(self, paths: list[str]) -> None:
