@@ -115,7 +115,7 @@ class Standbys:
     Usually one standby.  When a standby's imports take longer than ``SECOND_STANDBY_MS`` (a heavy
     app), two are kept: what they import is outside the project, which a save of the project does not
     change, so one started before a restart is as good for the next; the second of two quick saves
-    finds one ready instead of waiting for the one rebuilt after the first.
+    finds one ready instead of waiting for the one rebuilt after the first.  One imports at a time.
     """
 
     def __init__(self, spawn: Callable[[dict], AppSession], output: Output, is_library: Callable[[str], bool],
@@ -159,15 +159,19 @@ class Standbys:
             self._turn_off(reason)
             self.discard()
             return
-        if any(s.names != names for s in self.pool):
+        # The same modules, maybe in another order (an app run by a standby imports in the standby's order,
+        # and a library's lazy imports may come in any order): the standbys are as good as new ones.
+        if any(set(s.names) != set(names) for s in self.pool):
             self.discard()
         self._top_up(names)
 
     def _top_up(self, names: list[str]) -> None:
-        """Start warm standbys until there are as many as wanted (all import ``names``)."""
-        while names and len(self.pool) < self.wanted():
-            if not self._start(names):
-                return
+        """Start a warm standby (importing ``names``) if fewer than wanted are kept — one at a time: a
+        second one importing beside the first would slow both, and the app, on a small machine (when
+        saves come faster than imports end, nothing keeps up but importing less).  The next one starts
+        when this one is ready."""
+        if names and len(self.pool) < self.wanted() and all(s.ready for s in self.pool):
+            self._start(names)
 
     def after_failure(self) -> None:
         """The app ended by itself (a syntax error, an exception, an exit): the fix should be as fast as any

@@ -262,7 +262,12 @@ def test_the_fix_after_a_failed_start_is_a_warm_restart(tdev, hello_app, port):
     for n, broken in enumerate(failures, start=1):
         write(hello_app / "version.py", broken)
         t.wait_for(r"app exited with code \d+ — waiting for changes", count=n)
-        t.wait_for(r"standby \d+ ready", count=1 + n)  # prepared while the code is broken
+
+        def prepared():  # a standby ready after the failure (not the one the failed start used)
+            after = t.err.split("app exited with code")[n]
+            return re.search(r"standby \d+ ready", after)
+
+        wait_until(prepared, timeout=15, message="a standby prepared while the code is broken")
         write(hello_app / "version.py", f'VERSION = "fixed{n}"\n')
         wait_for_body(port, f"fixed{n}")
         # Each change logs a "target code running" line: the failed start, then the fix.
