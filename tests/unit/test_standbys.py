@@ -276,16 +276,16 @@ def test_a_light_app_keeps_one_standby():
     assert len(spawned) == 1 and standbys.wanted() == 1
 
 
-def test_one_standby_imports_at_a_time():
+def test_a_ready_standby_is_taken_before_an_older_one_still_importing():
     standbys, spawned, _ = make()
     standbys.on_modules(MODULES)
     heavy_ready(standbys, spawned[0])  # spawned[1] starts importing
     assert standbys.take([]).session is spawned[0]
-    standbys.on_modules(MODULES)  # the new app serves: spawned[1] is still importing, nothing more yet
-    assert [s.session for s in standbys.pool] == [spawned[1]] and len(spawned) == 2
-    heavy_ready(standbys, spawned[1])
+    standbys.on_modules(MODULES)  # the new app serves: spawned[2] imports beside spawned[1]
     assert [s.session for s in standbys.pool] == [spawned[1], spawned[2]]
-    assert standbys.take([]).session is spawned[1]  # the ready one, not the one still importing
+    heavy_ready(standbys, spawned[2])
+    assert standbys.take([]).session is spawned[2]  # ready: taken before the older one still importing
+    assert standbys.take([]).session is spawned[1]  # else the oldest (the nearest to ready)
 
 
 @pytest.mark.parametrize("changed", [["/v/site-packages/tornado/web.py"], ["/project/plugin.py"]])
@@ -304,9 +304,8 @@ def test_other_modules_or_exit_replace_both_standbys():
     standbys.on_modules(MODULES)
     heavy_ready(standbys, spawned[0])
     standbys.on_modules({"t": "modules", "modules": [["os", ""], ["json", ""]]})
-    assert spawned[0].killed and spawned[1].killed and [s.session for s in standbys.pool] == [spawned[2]]
-    heavy_ready(standbys, spawned[2])
-    assert len(standbys.pool) == 2 and spawned[3].sent == [(msg.PREIMPORT, {"names": ["os", "json"]})]
+    assert spawned[0].killed and spawned[1].killed and len(standbys.pool) == 2
+    assert spawned[3].sent == [(msg.PREIMPORT, {"names": ["os", "json"]})]
     standbys.discard()  # tdev exits
     assert all(s.killed for s in spawned) and standbys.pool == []
 
@@ -319,4 +318,4 @@ def test_the_same_modules_in_another_order_keep_both_standbys():
     standbys.take([])
     reordered = {"t": "modules", "modules": [MODULES["modules"][1], MODULES["modules"][0], MODULES["modules"][2]]}
     standbys.on_modules(reordered)
-    assert not spawned[1].killed and len(spawned) == 2 and standbys.current.session is spawned[1]
+    assert not spawned[1].killed and len(spawned) == 3 and standbys.current.session is spawned[1]
