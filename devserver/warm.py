@@ -129,6 +129,7 @@ class Standbys:
         self._failures = 0
         self._last_names: list[str] = []  # what the last warm standby imported: a serving app's libraries
         self._import_ms: float | None = None  # how long the last warm standby took to be ready: a cold start's extra
+        self._fastest_ms: float | None = None  # the fastest standby of these libraries (a busy machine only adds)
         self._said: set[str] = set()  # kinds of cold restart explained already
         self._project_files: set[str] = set()  # project files a library imported into a standby (plugins)
         self._realpath = functools.lru_cache(maxsize=None)(os.path.realpath)  # the same modules, every restart
@@ -144,7 +145,7 @@ class Standbys:
 
     def wanted(self) -> int:
         """How many warm standbys to keep: two for an app whose libraries take long to import."""
-        return 2 if self._import_ms is not None and self._import_ms > SECOND_STANDBY_MS else 1
+        return 2 if self._fastest_ms is not None and self._fastest_ms > SECOND_STANDBY_MS else 1
 
     def on_modules(self, message: dict) -> None:
         """The serving app's modules: (re)build the standbys if what they should pre-import changed."""
@@ -161,8 +162,9 @@ class Standbys:
             return
         # The same modules, maybe in another order (an app run by a standby imports in the standby's order,
         # and a library's lazy imports may come in any order): the standbys are as good as new ones.
-        if any(set(s.names) != set(names) for s in self.pool):
+        if any(set(s.names) != set(names) for s in self.pool) or set(names) != set(self._last_names):
             self.discard()
+            self._fastest_ms = None  # other libraries: how long they take is not known yet
         self._top_up(names)
 
     def _top_up(self, names: list[str]) -> None:
@@ -269,6 +271,8 @@ class Standbys:
             return []
         self._project_files |= {path for path in standby.files if not self.is_library(path)}
         self._import_ms = (time.monotonic() - session.child.started) * 1000
+        if set(standby.names) == set(self._last_names):
+            self._fastest_ms = min(self._import_ms, self._fastest_ms or self._import_ms)
         self.out.debug(f"standby {session.pid} ready in {self._import_ms:.0f} ms"
                        + (f" ({len(skipped)} modules left to the app: {', '.join(skipped[:5])})" if skipped else ""))
         if standby in self.pool and not self.off:

@@ -304,8 +304,9 @@ def test_other_modules_or_exit_replace_both_standbys():
     standbys.on_modules(MODULES)
     heavy_ready(standbys, spawned[0])
     standbys.on_modules({"t": "modules", "modules": [["os", ""], ["json", ""]]})
-    assert spawned[0].killed and spawned[1].killed and len(standbys.pool) == 2
-    assert spawned[3].sent == [(msg.PREIMPORT, {"names": ["os", "json"]})]
+    assert spawned[0].killed and spawned[1].killed and len(standbys.pool) == 1  # their time is not known yet
+    heavy_ready(standbys, spawned[2])
+    assert len(standbys.pool) == 2 and spawned[3].sent == [(msg.PREIMPORT, {"names": ["os", "json"]})]
     standbys.discard()  # tdev exits
     assert all(s.killed for s in spawned) and standbys.pool == []
 
@@ -319,3 +320,16 @@ def test_the_same_modules_in_another_order_keep_both_standbys():
     reordered = {"t": "modules", "modules": [MODULES["modules"][1], MODULES["modules"][0], MODULES["modules"][2]]}
     standbys.on_modules(reordered)
     assert not spawned[1].killed and len(spawned) == 3 and standbys.current.session is spawned[1]
+
+
+def test_one_slow_standby_on_a_busy_machine_does_not_make_a_light_app_keep_two():
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    standbys.on_ready(spawned[0], {"t": "ready", "files": []})  # fast: a light app
+    standbys.take([])
+    standbys.on_modules(MODULES)
+    heavy_ready(standbys, spawned[1])  # slow this time (the machine was busy): still one
+    assert standbys.wanted() == 1 and len(spawned) == 2
+    standbys.on_modules({"t": "modules", "modules": [["os", ""], ["sklearn", "/v/site-packages/sklearn/__init__.py"]]})
+    heavy_ready(standbys, spawned[2])  # other libraries, slow: their own measure
+    assert standbys.wanted() == 2 and len(spawned) == 4
