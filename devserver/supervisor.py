@@ -91,7 +91,8 @@ class Supervisor:
         self.filter = watch_filter(config, output)
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
         self.reports = AppReports(self.watcher, self.filter, output, self._on_changes)
-        self.standbys = Standbys(self._spawn, output, self.filter.is_library, None if config.warm else "--no-warm")
+        self.standbys = Standbys(self._spawn, output, self.filter.is_library, None if config.warm else "--no-warm",
+                                 self.loop.call_later)
         self.keyboard = Keyboard(self.loop, self._keyboard_restart)
         self._handlers = self._message_handlers()
         self._actions = self._action_handlers()

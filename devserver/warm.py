@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from devserver.channel import PREIMPORT
 from devserver.filters import file_on_disk, is_module_file
@@ -75,6 +75,9 @@ def stale_reason(changed, standby_files, is_library) -> tuple[str, str] | None:
 # save soon after a restart (the second of two quick saves) would wait for the one rebuilt after it.
 # Below it, the rebuilt one is ready before anyone saves again, and one process is enough.
 SECOND_STANDBY_MS = 200.0
+# After a restart, while a ready standby is still kept, its replacement starts this much later: a quick
+# second save then runs in the ready one without an import of the libraries beside it on the CPU.
+REFILL_DELAY = 1.0
 
 
 class Standby:
@@ -119,8 +122,10 @@ class Standbys:
     """
 
     def __init__(self, spawn: Callable[[dict], AppSession], output: Output, is_library: Callable[[str], bool],
-                 off: str | None = None) -> None:
+                 off: str | None = None, call_later: Callable[[float, Callable[[], None]], Any] | None = None) -> None:
         self.spawn = spawn
+        self.call_later = call_later  # the loop's (None: a replacement starts at once)
+        self._refill: Any = None  # the timer of a delayed replacement
         self.out = output
         self.is_library = is_library
         self.off = off  # why warm standbys are off (None: they are on); spare ones are always used
@@ -165,7 +170,21 @@ class Standbys:
         if any(set(s.names) != set(names) for s in self.pool) or set(names) != set(self._last_names):
             self.discard()
             self._fastest_ms = None  # other libraries: how long they take is not known yet
+        if self.call_later is not None and any(s.ready for s in self.pool) and len(self.pool) < self.wanted():
+            self._cancel_refill()
+            self._refill = self.call_later(REFILL_DELAY, lambda: self._refill_now(names))
+            return
         self._top_up(names)
+
+    def _refill_now(self, names: list[str]) -> None:
+        self._refill = None
+        if not self.off and set(names) == set(self._last_names):
+            self._top_up(names)
+
+    def _cancel_refill(self) -> None:
+        if self._refill is not None:
+            self._refill.cancel()
+            self._refill = None
 
     def _top_up(self, names: list[str]) -> None:
         """Start warm standbys (importing ``names``) until as many as wanted are kept.  Both may import at
@@ -304,6 +323,7 @@ class Standbys:
 
     def discard(self) -> None:
         """Every standby, killed (nothing of the app has run in them yet)."""
+        self._cancel_refill()
         pool, self.pool = self.pool, []
         for standby in pool:
             standby.session.kill()

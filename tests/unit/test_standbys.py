@@ -333,3 +333,43 @@ def test_one_slow_standby_on_a_busy_machine_does_not_make_a_light_app_keep_two()
     standbys.on_modules({"t": "modules", "modules": [["os", ""], ["sklearn", "/v/site-packages/sklearn/__init__.py"]]})
     heavy_ready(standbys, spawned[2])  # other libraries, slow: their own measure
     assert standbys.wanted() == 2 and len(spawned) == 4
+
+
+def test_while_a_ready_standby_is_kept_its_replacement_starts_later():
+    # A quick second save runs in the ready one with no import beside it; when none is left, at once.
+    timers = []
+
+    class Timer:
+        def __init__(self, delay, callback):
+            self.delay, self.callback, self.cancelled = delay, callback, False
+            timers.append(self)
+
+        def cancel(self):
+            self.cancelled = True
+
+    spawned = []
+
+    def spawn(options):
+        spawned.append(FakeSession(options))
+        return spawned[-1]
+
+    standbys = Standbys(spawn, FakeOutput(), is_library, None, Timer)
+    standbys.on_modules(MODULES)
+    heavy_ready(standbys, spawned[0])
+    heavy_ready(standbys, spawned[1])
+    standbys.take([])
+    standbys.on_modules(MODULES)  # spawned[1] ready: the replacement waits
+    assert len(spawned) == 2 and len(timers) == 1 and timers[0].delay == 1.0
+    timers[0].callback()
+    assert len(spawned) == 3
+    standbys.take([])
+    standbys.take([])
+    standbys.on_modules(MODULES)  # none left: both at once
+    assert len(spawned) == 5 and len(timers) == 1
+    heavy_ready(standbys, spawned[3])
+    heavy_ready(standbys, spawned[4])
+    standbys.take([])
+    standbys.on_modules(MODULES)
+    assert len(timers) == 2 and len(spawned) == 5
+    standbys.discard()  # tdev exits: no replacement later
+    assert timers[1].cancelled
