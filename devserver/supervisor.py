@@ -92,7 +92,8 @@ class Supervisor:
         self.filter = watch_filter(config, output)
         self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
         self.reports = AppReports(self.watcher, self.filter, output, self._on_changes)
-        self.standbys = Standbys(self._spawn, output, self.filter.is_library, None if config.warm else "--no-warm")
+        self.standbys = Standbys(self._spawn, output, self.filter.is_library, None if config.warm else "--no-warm",
+                                 self.loop.call_later)
         self.keyboard = Keyboard(self.loop, self._keyboard_restart)
         self._handlers = self._message_handlers()
         self._actions = self._action_handlers()
@@ -199,17 +200,18 @@ class Supervisor:
         if standby is not None:
             app = standby.session
             how = f"{standby.label} {app.pid} told to go"
+            which = self.standbys.describe_taken(standby)
         else:
             try:
                 app = self._spawn({})
             except OSError as exc:
                 self._cannot_start(exc)
                 return
-            how = f"new app process {app.pid} started"
+            how, which = f"new app process {app.pid} started", ""
         self.app = app
         self.sockets.new_generation()
         if self._change_seen_at is not None:
-            self.out.debug(f"{how} {(time.monotonic() - self._change_seen_at) * 1000:.1f} ms after the change")
+            self.out.debug(f"{how} {(time.monotonic() - self._change_seen_at) * 1000:.1f} ms after the change{which}")
         if not self._summary_shown:
             self.loop.call_later(1.0, self._show_summary)
 
@@ -380,7 +382,11 @@ class Supervisor:
         at = message.get("at")
         if session is self.app and self._change_seen_at is not None and isinstance(at, (int, float)):
             how = "warm" if message.get("warm") else "cold"
-            self.out.debug(f"target code running {(at - self._change_seen_at) * 1000:.1f} ms after the change ({how})")
+            taken = self.standbys.taken_by(session)
+            late = " — its standby was still importing when told to go" if how == "warm" and taken and \
+                not taken.ready_at_go else ""
+            self.out.debug(f"target code running {(at - self._change_seen_at) * 1000:.1f} ms after the change "
+                           f"({how}){late}")
 
     # -- changes ------------------------------------------------------------------------
     def _on_changes(self, paths: list[str]) -> None:

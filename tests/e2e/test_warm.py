@@ -262,7 +262,12 @@ def test_the_fix_after_a_failed_start_is_a_warm_restart(tdev, hello_app, port):
     for n, broken in enumerate(failures, start=1):
         write(hello_app / "version.py", broken)
         t.wait_for(r"app exited with code \d+ — waiting for changes", count=n)
-        t.wait_for(r"standby \d+ ready", count=1 + n)  # prepared while the code is broken
+
+        def prepared():  # a standby ready after the failure (not the one the failed start used)
+            after = t.err.split("app exited with code")[n]
+            return re.search(r"standby \d+ ready", after)
+
+        wait_until(prepared, timeout=15, message="a standby prepared while the code is broken")
         write(hello_app / "version.py", f'VERSION = "fixed{n}"\n')
         wait_for_body(port, f"fixed{n}")
         # Each change logs a "target code running" line: the failed start, then the fix.
@@ -380,3 +385,36 @@ def test_a_plugin_imported_by_a_library_says_once_without_v_why_its_restart_is_c
                       r"app's code runs .*, ~\d+ ms more than a warm restart \(said once\)$")
     assert t.count(r"cold restart") == 1, t.err
     assert "importing the app's libraries again" in line
+
+
+def test_a_save_right_after_a_restart_served_is_fully_warm_on_a_heavy_app(tdev, tmp_path, port):
+    # A library that takes 0.5 s to import (a heavy app): a second standby is kept, so the second of
+    # two quick saves does not wait for the standby rebuilt after the first restart. Both standbys go
+    # with tdev.
+    import signal
+
+    from tests.conftest import pid_alive
+
+    libs = tmp_path / "libs"
+    write(libs / "heavylib" / "__init__.py", 'import time\ntime.sleep(0.5)\nVALUE = "h"\nIMPORTED_IN = ""\n')
+    project = tmp_path / "project"
+    write(project / "app.py", OUTSIDE_APP)
+    write(project / "version.py", 'VERSION = "v1"\n')
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=project, env={"PYTHONPATH": str(libs)})
+    wait_for_body(port, "v1 h")
+    t.wait_for(r"standby \d+ ready", count=2)  # the second is started once the first shows the imports are slow
+    assert len(t.standby_pids()) == 2
+    write(project / "version.py", 'VERSION = "v2"\n')
+    wait_for_body(port, "v2 h")
+    write(project / "version.py", 'VERSION = "v3"\n')  # right after the restart served
+    wait_for_body(port, "v3 h")
+    went = t.wait_for(r"standby \d+ told to go [\d.]+ ms after the change", count=2)
+    running = t.wait_for(r"target code running [\d.]+ ms after the change", count=2)
+    assert went.endswith("(ready; 1 more standby kept)") or went.endswith("(ready)"), t.err
+    assert running.endswith("(warm)"), t.err
+    gap = float(running.split("running ")[1].split()[0]) - float(went.split("go ")[1].split()[0])
+    assert gap < 300, t.err  # not the ~0.5 s of importing heavylib
+    standbys = t.wait_for_standby()
+    t.signal(signal.SIGTERM)
+    assert t.wait() == 0
+    wait_until(lambda: not any(pid_alive(p) for p in standbys), timeout=3, message="the standbys gone with tdev")

@@ -1,5 +1,7 @@
 """The standby's lifecycle (warm.Standbys) with fake app sessions: no process is started."""
 
+import time
+
 import pytest
 
 from devserver import channel as msg
@@ -15,7 +17,7 @@ class FakeSession:
         self.sent = []
         self.killed = False
         self.gone = False
-        self.child = type("Child", (), {"started": 0.0})()
+        self.child = type("Child", (), {"started": time.monotonic()})()  # ready at once: a light app
 
     def send(self, kind, **fields):
         self.sent.append((kind, fields))
@@ -238,3 +240,136 @@ def test_a_plugin_seen_in_an_earlier_standby_makes_one_not_ready_yet_stale():
     assert standbys.take(["/project/plugin.py"]) is None and spawned[1].killed
     standbys.on_modules(MODULES)
     assert standbys.take(["/project/version.py"]).session is spawned[2]
+
+
+def heavy_ready(standbys, session, files=()):
+    """``session`` reports ready after 300 ms of imports: a heavy app."""
+    session.child.started = time.monotonic() - 0.3
+    standbys.on_ready(session, {"t": "ready", "files": list(files)})
+
+
+def test_a_heavy_app_keeps_a_second_standby_and_a_quick_second_save_finds_it_ready():
+    standbys, spawned, out = make()
+    standbys.on_modules(MODULES)
+    assert len(spawned) == 1  # how long the imports take is not known yet: one
+    heavy_ready(standbys, spawned[0])
+    assert len(spawned) == 2 and spawned[1].sent == [(msg.PREIMPORT, {"names": ["os", "tornado.web"]})]
+    heavy_ready(standbys, spawned[1])
+    first = standbys.take(["/project/version.py"])
+    assert first.session is spawned[0] and first.ready_at_go
+    assert standbys.describe_taken(first) == " (ready; 1 more standby kept)"
+    standbys.on_modules(MODULES)  # the new app serves: the same libraries, the second one is kept
+    assert len(spawned) == 3 and not spawned[1].killed
+    second = standbys.take(["/project/version.py"])  # a save 300 ms later: the second one, ready
+    assert second.session is spawned[1] and second.ready_at_go and standbys.taken_by(spawned[1]) is second
+    assert standbys.describe_taken(second) == " (ready; 1 more standby kept)"
+    third = standbys.take(["/project/version.py"])  # and one more at once: the one still importing
+    assert third.session is spawned[2] and not third.ready_at_go
+    assert standbys.describe_taken(third) == " (still importing: the app waits for it)"
+
+
+def test_a_light_app_keeps_one_standby():
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    standbys.on_ready(spawned[0], {"t": "ready", "files": []})  # ready at once
+    standbys.on_modules(MODULES)
+    assert len(spawned) == 1 and standbys.wanted() == 1
+
+
+def test_a_ready_standby_is_taken_before_an_older_one_still_importing():
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    heavy_ready(standbys, spawned[0])  # spawned[1] starts importing
+    assert standbys.take([]).session is spawned[0]
+    standbys.on_modules(MODULES)  # the new app serves: spawned[2] imports beside spawned[1]
+    assert [s.session for s in standbys.pool] == [spawned[1], spawned[2]]
+    heavy_ready(standbys, spawned[2])
+    assert standbys.take([]).session is spawned[2]  # ready: taken before the older one still importing
+    assert standbys.take([]).session is spawned[1]  # else the oldest (the nearest to ready)
+
+
+@pytest.mark.parametrize("changed", [["/v/site-packages/tornado/web.py"], ["/project/plugin.py"]])
+def test_a_library_or_plugin_change_throws_every_standby_away(changed):
+    standbys, spawned, out = make()
+    standbys.on_modules(MODULES)
+    heavy_ready(standbys, spawned[0], ["/project/plugin.py"])
+    heavy_ready(standbys, spawned[1], ["/project/plugin.py"])
+    assert standbys.take(changed) is None
+    assert spawned[0].killed and spawned[1].killed and standbys.pool == []
+    assert sum(level == "info" for level, _ in out.lines) == 1  # said once
+
+
+def test_other_modules_or_exit_replace_both_standbys():
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    heavy_ready(standbys, spawned[0])
+    standbys.on_modules({"t": "modules", "modules": [["os", ""], ["json", ""]]})
+    assert spawned[0].killed and spawned[1].killed and len(standbys.pool) == 1  # their time is not known yet
+    heavy_ready(standbys, spawned[2])
+    assert len(standbys.pool) == 2 and spawned[3].sent == [(msg.PREIMPORT, {"names": ["os", "json"]})]
+    standbys.discard()  # tdev exits
+    assert all(s.killed for s in spawned) and standbys.pool == []
+
+
+def test_the_same_modules_in_another_order_keep_both_standbys():
+    # An app a standby ran imported its libraries in the standby's order (and lazy imports vary).
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    heavy_ready(standbys, spawned[0])
+    standbys.take([])
+    reordered = {"t": "modules", "modules": [MODULES["modules"][1], MODULES["modules"][0], MODULES["modules"][2]]}
+    standbys.on_modules(reordered)
+    assert not spawned[1].killed and len(spawned) == 3 and standbys.current.session is spawned[1]
+
+
+def test_one_slow_standby_on_a_busy_machine_does_not_make_a_light_app_keep_two():
+    standbys, spawned, _ = make()
+    standbys.on_modules(MODULES)
+    standbys.on_ready(spawned[0], {"t": "ready", "files": []})  # fast: a light app
+    standbys.take([])
+    standbys.on_modules(MODULES)
+    heavy_ready(standbys, spawned[1])  # slow this time (the machine was busy): still one
+    assert standbys.wanted() == 1 and len(spawned) == 2
+    standbys.on_modules({"t": "modules", "modules": [["os", ""], ["sklearn", "/v/site-packages/sklearn/__init__.py"]]})
+    heavy_ready(standbys, spawned[2])  # other libraries, slow: their own measure
+    assert standbys.wanted() == 2 and len(spawned) == 4
+
+
+def test_while_a_ready_standby_is_kept_its_replacement_starts_later():
+    # A quick second save runs in the ready one with no import beside it; when none is left, at once.
+    timers = []
+
+    class Timer:
+        def __init__(self, delay, callback):
+            self.delay, self.callback, self.cancelled = delay, callback, False
+            timers.append(self)
+
+        def cancel(self):
+            self.cancelled = True
+
+    spawned = []
+
+    def spawn(options):
+        spawned.append(FakeSession(options))
+        return spawned[-1]
+
+    standbys = Standbys(spawn, FakeOutput(), is_library, None, Timer)
+    standbys.on_modules(MODULES)
+    heavy_ready(standbys, spawned[0])
+    heavy_ready(standbys, spawned[1])
+    standbys.take([])
+    standbys.on_modules(MODULES)  # spawned[1] ready: the replacement waits
+    assert len(spawned) == 2 and len(timers) == 1 and timers[0].delay == 1.0
+    timers[0].callback()
+    assert len(spawned) == 3
+    standbys.take([])
+    standbys.take([])
+    standbys.on_modules(MODULES)  # none left: both at once
+    assert len(spawned) == 5 and len(timers) == 1
+    heavy_ready(standbys, spawned[3])
+    heavy_ready(standbys, spawned[4])
+    standbys.take([])
+    standbys.on_modules(MODULES)
+    assert len(timers) == 2 and len(spawned) == 5
+    standbys.discard()  # tdev exits: no replacement later
+    assert timers[1].cancelled
