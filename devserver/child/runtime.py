@@ -32,7 +32,7 @@ _HERE = os.path.dirname(os.path.realpath(__file__))
 _OWN_FILES = {
     os.path.join(_HERE, name)
     for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py", "tail.py",
-                 "terminal.py", "paused.py")
+                 "terminal.py", "paused.py", "reads.py", "template_engines.py")
 } | {os.path.realpath(compat.__file__)}
 
 _stop_requested = threading.Event()
@@ -56,6 +56,10 @@ def main(spec: str) -> None:
 
         terminal.install(channel)
     imports.install(channel)
+    if options.get("reads"):  # the files the app reads and writes (an audit hook: for the process's life)
+        from devserver.child import reads
+
+        reads.install(list(options.get("project") or ()))
     tornado_hooks.install(channel, options)
     code = _run(mode, target, args, channel, options, standby)
     if _stop_requested.is_set():

@@ -40,7 +40,8 @@ FILE_ONLY = {
     "args": "the arguments after the target",
 }
 # [tool.tdev] keys whose command-line spellings are not --KEY
-RENAMED = {"warm": ("--no-warm",), "paths": ("--path",), "livereload": ("--livereload", "--no-livereload")}
+RENAMED = {"warm": ("--no-warm",), "paths": ("--path",), "livereload": ("--livereload", "--no-livereload"),
+           "watch-reads": ("--watch-reads", "--no-watch-reads")}
 # Command-line options with no [tool.tdev] key
 COMMAND_LINE_ONLY = {
     "reload": "--no-reload is for one plain run",
