@@ -101,7 +101,10 @@ class AppFiles:
         if not isinstance(raw, str):
             return None
         path = os.path.realpath(raw)
-        if path in self.filter.written or self.filter.is_library(path) or not os.path.isfile(path):
+        if path in self.filter.written:
+            self._say_written(path)  # read too: it would be watched, the user may wonder why it is not
+            return None
+        if self.filter.is_library(path) or not os.path.isfile(path):
             return None
         root = self.filter.tree_of(path)
         if root is not None and self.filter.is_ignored(path, root):
@@ -121,11 +124,16 @@ class AppFiles:
             self.filter.files.discard(path)
             self.filter.read_live.discard(path)
             self.filter.read_at_start.discard(path)
-            if counted and path not in self._said:
-                self._said.add(path)
-                self.out.info(f"{display_path(path)}: the app writes it — its changes never restart the app")
+            if counted:
+                self._say_written(path)
             else:
                 self.out.debug(f"{display_path(path)}: the app writes it (never a change)")
+
+    def _say_written(self, path: str) -> None:
+        """A file that would count (the app reads it, or a glob names it), once."""
+        if path not in self._said:
+            self._said.add(path)
+            self.out.info(f"{display_path(path)}: the app writes it — its changes never restart the app")
 
     def _debug(self, paths: list[str], what: str) -> None:
         for path in paths[:5]:

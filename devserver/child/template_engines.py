@@ -8,8 +8,6 @@ its settings are on the objects in them.  Nothing is patched or imported.
   ``self`` in ``Environment._load_template``): ``auto_reload`` (on by default)
   makes it check the file's time on each ``get_template`` and read it again
   when it changed; with no cache (``cache_size=0``) it always reads it.
-* Mako: the ``TemplateLookup`` (``self`` in ``_load``, ``lookup`` in
-  ``Template.__init__``): ``filesystem_checks`` (on by default) does the same.
 * Tornado: a ``tornado.template.Loader`` called from ``RequestHandler.render``:
   the application's ``compiled_template_cache`` setting (off under
   ``debug=True``: the loader is reset on each request).
@@ -17,6 +15,11 @@ its settings are on the objects in them.  Nothing is patched or imported.
 ``True``: it does (a change needs no restart: the browser reloads and the page
 is rendered from the new file); ``False``: it caches the template (a change
 needs a restart); ``None``: no engine we know of is reading it.
+
+Not Mako: its ``TemplateLookup(filesystem_checks=True)`` compares the file's
+mtime in whole seconds with the time it compiled the template, so an edit saved
+within the same second as a render is never seen.  Its templates are files read
+once while serving, like any other: a change restarts the app.
 """
 
 TYPE_CHECKING = False
@@ -32,8 +35,8 @@ def rereads_on_change(frame: "types.FrameType | None") -> "bool | None":
     depth = 0
     while frame is not None and depth < MAX_FRAMES:
         filename = frame.f_code.co_filename
-        if "jinja2" in filename or "mako" in filename:
-            verdict = _engine_setting(frame.f_locals)
+        if "jinja2" in filename:
+            verdict = _jinja2_setting(frame.f_locals)
             if verdict is not None:
                 return verdict
         elif "tornado" in filename:
@@ -48,8 +51,8 @@ def rereads_on_change(frame: "types.FrameType | None") -> "bool | None":
     return None
 
 
-def _engine_setting(names: "Any") -> "bool | None":
-    for name in ("environment", "lookup", "self"):
+def _jinja2_setting(names: "Any") -> "bool | None":
+    for name in ("environment", "self"):
         obj = names.get(name)
         if obj is None:
             continue
@@ -58,10 +61,6 @@ def _engine_setting(names: "Any") -> "bool | None":
             auto_reload = getattr(obj, "auto_reload", None)
             if isinstance(auto_reload, bool):
                 return auto_reload or getattr(obj, "cache", None) is None
-        elif module.startswith("mako"):
-            checks = getattr(obj, "filesystem_checks", None)
-            if isinstance(checks, bool):
-                return checks
     return None
 
 
