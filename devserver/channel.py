@@ -10,7 +10,7 @@ child -> supervisor
     ``reads``   ``paths``: files in the project trees the app opened for reading (not modules); batched
                 with ``files`` during start-up; once it serves, one per message with ``serving``: true,
                 ``live``: the template engine reading it reads it again after a change (true), caches it
-                (false), or cannot tell (null), or ``again``: true, read once more since
+                (false), or cannot tell (null), and its ``mtime`` (ns); or ``again``: true, read once more
     ``written`` ``paths``: files in the project trees the app opened for writing, renamed, removed,
                 truncated or opened as a SQLite database: sent before the file changes
     ``error``   ``paths``: files named by the failing traceback / SyntaxError;

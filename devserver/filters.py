@@ -194,12 +194,15 @@ class PathFilter:
         self.assets[root] = live
 
     def is_live_asset(self, path: str) -> bool:
-        """A change that needs no restart, only a browser reload: the app reads the file afresh."""
-        if path in self.read_live:
-            return True
+        """A change that needs no restart, only a browser reload: the app reads the file afresh.  A file
+        it read at start-up never is; in a Tornado template / static directory, the app's settings say
+        (a cached ``static_url`` hash would go stale); elsewhere, how the app reads it while serving."""
         if path in self.read_at_start:
             return False
-        return any(live and is_under(path, root) for root, live in self.assets.items())
+        roots = [live for root, live in self.assets.items() if is_under(path, root)]
+        if roots:
+            return any(roots)
+        return path in self.read_live
 
     def tree_of(self, path: str) -> "str | None":
         best = None

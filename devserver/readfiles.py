@@ -65,11 +65,12 @@ class AppFiles:
         if current:
             self.filter.read_at_start.update(paths)
             self.filter.read_live.difference_update(paths)
+        unseen = [p for p in paths if not self.filter.matches(p)]  # the watcher let its events go by so far
         added = self.watcher.add_files(paths)
         if added:
             self._debug(added, "read at start-up: a change restarts the app")
         changed = []  # saved after the app started: it may have read the old version
-        for path in added:
+        for path in unseen:
             try:
                 if os.stat(path).st_mtime > session.target_since_wall:
                     changed.append(path)
@@ -84,7 +85,9 @@ class AppFiles:
         if current and fresh:
             paths_live = [p for p in paths if p not in self.filter.read_at_start]
             self.filter.read_live.update(paths_live)
+        unseen = [p for p in paths if not self.filter.matches(p)]  # the watcher let its events go by so far
         added = self.watcher.add_files(paths)
+        self._changed_since(unseen, message.get("mtime"))
         if message.get("again"):
             self._debug(paths, "read again while serving: a change reloads the browser")
         elif added:
@@ -95,6 +98,20 @@ class AppFiles:
             else:
                 how = "a change restarts the app, unless it is read again"
             self._debug(added, f"read while serving, {how}")
+
+    def _changed_since(self, paths: list[str], mtime: object) -> None:
+        """Saved since the app read it (before tdev watched it): a change, which the watcher missed."""
+        if not isinstance(mtime, int):
+            return
+        changed = []
+        for path in paths:
+            try:
+                if os.stat(path).st_mtime_ns != mtime:
+                    changed.append(path)
+            except OSError:
+                pass
+        if changed:
+            self.on_changes(changed)
 
     def _worth_watching(self, raw: object) -> str | None:
         """A reported path that may count: an existing file of the project, not ignored, not written."""

@@ -15,8 +15,9 @@ and the ``O_*`` flags, before the file is opened.  The hook sorts them:
   (``reads``): a change restarts the app.  Once it serves, at once, with
   ``serving`` and what the template engine reading it says (``live``, from
   ``template_engines``: true when it reads the file again after a change,
-  false when it caches it, null when it cannot tell); a file read again later
-  (``again``) is one the app reads afresh.
+  false when it caches it, null when it cannot tell) and the ``mtime`` of the
+  version it reads; a file read again later (``again``) is one the app reads
+  afresh.
 
 Audit hooks cannot be removed, and this one sees every audit event of the
 process (imports, sockets, ``sys._getframe``...).  So the common case costs one
@@ -129,7 +130,11 @@ def _first_read(raw: object) -> None:
         return
     live = template_engines.rereads_on_change(sys._getframe(2))
     _remember(raw, _ONCE if live is None else _DONE)
-    imports.send_now(msg.READS, paths=[path], serving=True, live=live)
+    try:
+        mtime = os.stat(path).st_mtime_ns  # the version read: a save before tdev watches it is still a change
+    except OSError:
+        return
+    imports.send_now(msg.READS, paths=[path], serving=True, live=live, mtime=mtime)
 
 
 def _read_again(raw: object) -> None:
