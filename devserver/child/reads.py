@@ -102,6 +102,8 @@ def _project_path(raw: object, modules: bool = False) -> "str | None":
             return None  # (a descriptor: ``open(fd)``)
         if not modules and raw.endswith(_MODULE_SUFFIXES):
             return None
+        if raw.startswith(os.sep) and not raw.startswith(_roots) and os.sep + "." not in raw:
+            return None  # (the common case, quickly: an absolute path elsewhere, nothing to normalise)
         path = os.path.abspath(raw)
     except (OSError, ValueError):  # (undecodable bytes, a NUL)
         return None
