@@ -51,6 +51,13 @@ _WRITTEN = 2  # written by the app: said already
 _known: "dict[Any, int]" = {}
 _roots: "tuple[str, ...]" = ()
 _written: "set[str]" = set()
+_read_at_start: "list[str]" = []
+
+
+def read_at_start() -> "list[str]":
+    """The project's files read so far before the app served (a standby's: read by a library it
+    imported ahead of time, which the app would then not read afresh)."""
+    return [path for path in _read_at_start if path not in _written]
 
 
 def install(project_trees: "list[str]") -> None:
@@ -128,6 +135,7 @@ def _first_read(raw: object) -> None:
         return
     if not tornado_hooks.has_served():
         _remember(raw, _DONE)
+        _read_at_start.append(path)
         imports.report(msg.READS, [path])  # batched with start-up's imported files
         return
     live = template_engines.rereads_on_change(sys._getframe(2))

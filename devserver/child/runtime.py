@@ -19,7 +19,7 @@ import types
 from devserver import channel as msg
 from devserver import compat
 from devserver.channel import Channel
-from devserver.child import imports, paused, tail, tornado_hooks
+from devserver.child import imports, paused, reads, tail, tornado_hooks
 
 TYPE_CHECKING = False  # typing is imported for the type checker only: the app process does not pay for it
 if TYPE_CHECKING:
@@ -57,8 +57,6 @@ def main(spec: str) -> None:
         terminal.install(channel)
     imports.install(channel)
     if options.get("reads"):  # the files the app reads and writes (an audit hook: for the process's life)
-        from devserver.child import reads
-
         reads.install(list(options.get("project") or ()))
     tornado_hooks.install(channel, options)
     code = _run(mode, target, args, channel, options, standby)
@@ -480,6 +478,8 @@ def _preimport_and_wait(channel: Channel) -> None:
     # at "go" (an edit to it is no reason for a cold start).
     main_module = sys.modules.get("__main__")
     files = [getattr(m, "__file__", None) for m in list(sys.modules.values()) if m is not main_module]
+    # A project file one of those libraries read as it was imported is in the standby already, like a module.
+    files += reads.read_at_start()
     channel.send(msg.READY, files=[f for f in files if isinstance(f, str)], skipped=skipped)
     imports.start_batching()
     _go.wait()

@@ -55,8 +55,9 @@ def pid_of(port) -> int:
 
 def test_a_json_config_read_at_start_up_restarts_the_app_when_edited(tdev, tmp_path, port):
     config_app(tmp_path)
-    t = tdev(["run", "app.py", str(port)], cwd=tmp_path)  # no --include: the app read it, that is enough
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=tmp_path)  # no --include: the app read it, that is enough
     wait_for_body(port, "c1 None v1")
+    t.wait_for(r"watching config\.json \(read at start-up: a change restarts the app\)")
     write(tmp_path / "config.json", '{"v": "c2"}\n')
     t.wait_for(r"config\.json changed — restarting")
     wait_for_body(port, "c2 None v1")
@@ -326,3 +327,45 @@ def test_a_mako_template_rendered_per_request_restarts_the_app(tdev, tmp_path, p
     t.wait_for(r"page\.html changed — restarting")
     body = wait_for_body(port, "<p>two ")
     assert body.split("<p>two ")[1].split("<")[0] != pid
+
+
+LIBRARY_APP = """
+    import asyncio
+    import os
+    import sys
+
+    import settingslib
+    import tornado.web
+
+    import version
+
+
+    class Main(tornado.web.RequestHandler):
+        def get(self):
+            self.set_header("Content-Type", "text/plain")
+            self.write(f"{version.VERSION} {settingslib.SETTINGS}")
+
+
+    async def main():
+        tornado.web.Application([(r"/", Main)]).listen(int(sys.argv[1]), "127.0.0.1")
+        await asyncio.Event().wait()
+
+
+    asyncio.run(main())
+"""
+
+
+def test_a_project_file_a_library_reads_as_it_is_imported_is_not_left_stale_in_the_standby(tdev, tmp_path, port):
+    # The standby imports the app's libraries ahead of time: one that reads the project's settings.ini
+    # then holds the old settings; a change to it is a cold start.
+    libs, project = tmp_path / "libs", tmp_path / "project"
+    write(libs / "settingslib.py", 'SETTINGS = open("settings.ini").read().strip()\n')
+    write(project / "app.py", LIBRARY_APP)
+    write(project / "version.py", 'VERSION = "v1"\n')
+    write(project / "settings.ini", "s1\n")
+    t = tdev(["run", "app.py", str(port)], cwd=project, env={"PYTHONPATH": str(libs)})
+    wait_for_body(port, "v1 s1")
+    t.wait_for_standby()
+    write(project / "settings.ini", "s2\n")
+    wait_for_body(port, "v1 s2")
+    t.wait_for(r"cold restart: settings\.ini is the project's")

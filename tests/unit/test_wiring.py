@@ -54,3 +54,16 @@ def test_check_routes_what_it_waits_for(tmp_path):
         return set(check.AppRun(config(tmp_path), check.CheckResult(target="app.py"))._handlers)
 
     assert asyncio.run(handlers()) == {channel.SERVING, channel.ERROR, channel.OUTPUT}
+
+
+def test_the_app_is_asked_for_the_files_it_reads_unless_turned_off(tmp_path):
+    asyncio.set_event_loop(None)
+    on = supervisor.Supervisor(config(tmp_path), Output(0))
+    assert on._child_options.get("reads") is True
+    on.loop.close()
+    off_config = config(tmp_path)
+    off_config.watch_reads = False
+    off = supervisor.Supervisor(off_config, Output(0))
+    assert "reads" not in off._child_options
+    asyncio.set_event_loop(None)
+    off.loop.close()
