@@ -25,7 +25,7 @@ import os
 from typing import Callable
 
 from devserver import channel as msg
-from devserver.filters import PathFilter
+from devserver.filters import PathFilter, is_under
 from devserver.output import Output, display_path
 from devserver.session import AppSession, Handler
 from devserver.watcher import Watcher
@@ -88,16 +88,22 @@ class AppFiles:
         unseen = [p for p in paths if not self.filter.matches(p)]  # the watcher let its events go by so far
         added = self.watcher.add_files(paths)
         self._changed_since(unseen, message.get("mtime"))
+        # (In a Tornado template or static directory the app's settings decide, said for the directory.)
+        said = [p for p in (paths if message.get("again") else added) if not self._in_assets(p)]
+        if not said:
+            return
         if message.get("again"):
-            self._debug(paths, "read again while serving: a change reloads the browser")
-        elif added:
-            if live is True:
-                how = "the template engine reads it again after a change: a change reloads the browser"
-            elif live is False:
-                how = "the template engine caches it: a change restarts the app"
-            else:
-                how = "a change restarts the app, unless it is read again"
-            self._debug(added, f"read while serving, {how}")
+            how = "read again while serving: a change reloads the browser"
+        elif live is True:
+            how = "read while serving by a template engine that re-reads changed files: a change reloads the browser"
+        elif live is False:
+            how = "read while serving by a template engine that caches it: a change restarts the app"
+        else:
+            how = "read while serving: a change restarts the app, unless it is read again"
+        self._debug(said, how)
+
+    def _in_assets(self, path: str) -> bool:
+        return any(is_under(path, root) for root in self.filter.assets)
 
     def _changed_since(self, paths: list[str], mtime: object) -> None:
         """Saved since the app read it (before tdev watched it): a change, which the watcher missed."""
