@@ -6,7 +6,7 @@ and the ``O_*`` flags, before the file is opened.  The hook sorts them:
 
 * opened for writing, appending, creating or truncating (a log, a cache, an
   upload), or given to ``os.rename`` / ``os.replace`` / ``os.remove`` /
-  ``os.truncate`` / ``sqlite3.connect``: the path is *written* by the app, said
+  ``os.truncate`` / ``sqlite3.connect`` (with SQLite's journal files): the path is *written* by the app, said
   to the supervisor at once (``written``), before the file changes, and from
   then on never a reason to restart, even if the app also reads it;
 * opened for reading, inside the project trees, not a module (the import
@@ -51,7 +51,7 @@ _WRITTEN = 2  # written by the app: said already
 _known: "dict[Any, int]" = {}
 _roots: "tuple[str, ...]" = ()
 _written: "set[str]" = set()
-_read_at_start: "list[str]" = []
+_read_at_start: "dict[str, None]" = {}  # (an ordered set)
 
 
 def read_at_start() -> "list[str]":
@@ -69,7 +69,10 @@ def install(project_trees: "list[str]") -> None:
             for form in (tree, os.path.realpath(tree)):
                 roots.append(form.rstrip(os.sep) + os.sep)
     _roots = tuple(dict.fromkeys(roots))
-    sys.addaudithook(_audit)
+    try:
+        sys.addaudithook(_audit)
+    except Exception:  # another hook refuses new hooks (a sandbox): the app runs, its reads are not seen
+        pass
 
 
 def _audit(event: str, args: "tuple[Any, ...]") -> None:
@@ -135,7 +138,7 @@ def _first_read(raw: object) -> None:
         return
     if not tornado_hooks.has_served():
         _remember(raw, _DONE)
-        _read_at_start.append(path)
+        _read_at_start[path] = None
         imports.report(msg.READS, [path])  # batched with start-up's imported files
         return
     live = template_engines.rereads_on_change(sys._getframe(2))
@@ -169,12 +172,17 @@ def _other_event(event: str, args: "tuple[Any, ...]") -> None:
         _known.clear()  # relative paths name other files now
         return
     if event == "sqlite3.connect":
-        database = args[0] if args else None
+        database: Any = args[0] if args else None
+        if hasattr(database, "__fspath__"):
+            database = os.fspath(database)
         if isinstance(database, str) and database.startswith("file:"):
             database = database[5:].split("?", 1)[0]
         if database in (":memory:", "", b":memory:", b"", None):
             return
-        paths: tuple[Any, ...] = (database,)
+        if isinstance(database, str):  # and the files SQLite keeps beside it, written by its C code
+            paths: tuple[Any, ...] = (database, *(database + suffix for suffix in ("-journal", "-wal", "-shm")))
+        else:
+            paths = (database,)
     elif event == "os.rename":
         paths = args[:2]
     else:  # os.remove, os.truncate: the path (or a descriptor: nothing to say)

@@ -93,7 +93,8 @@ def test_renames_removals_and_sqlite_databases_are_writes(hook):
     reads._audit("os.rename", (str(project / "__pycache__" / "m.pyc.123"), str(project / "__pycache__" / "m.pyc"),
                                -1, -1))  # bytecode being written: not the app's files
     written = [fields["paths"][0] for kind, fields in channel.sent if kind == msg.WRITTEN]
-    assert written == [str(project / name) for name in ("cache.tmp", "cache.json", "old.txt", "app.db")]
+    assert written == [str(project / name) for name in ("cache.tmp", "cache.json", "old.txt", "app.db",
+                                                        "app.db-journal", "app.db-wal", "app.db-shm")]
 
 
 def test_the_hook_never_fails_an_open(hook):
