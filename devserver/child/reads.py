@@ -6,9 +6,10 @@ and the ``O_*`` flags, before the file is opened.  The hook sorts them:
 
 * opened for writing, appending, creating or truncating (a log, a cache, an
   upload), or given to ``os.rename`` / ``os.replace`` / ``os.remove`` /
-  ``os.truncate`` / ``sqlite3.connect`` (with SQLite's journal files): the path is *written* by the app, said
-  to the supervisor at once (``written``), before the file changes, and from
-  then on never a reason to restart, even if the app also reads it;
+  ``os.truncate`` / ``sqlite3.connect`` (with SQLite's journal files): the
+  path is *written* by the app, said to the supervisor at once (``written``),
+  before the file changes, and from then on never a reason to restart, even if
+  the app also reads it;
 * opened for reading, inside the project trees, not a module (the import
   reporting covers those), not in an installed package: *read*.  Before the app
   first served, it goes out with the start-up batch of imported files
