@@ -67,3 +67,22 @@ def test_the_app_is_asked_for_the_files_it_reads_unless_turned_off(tmp_path):
     assert "reads" not in off._child_options
     asyncio.set_event_loop(None)
     off.loop.close()
+
+
+def test_a_file_event_waits_for_what_the_app_said_first(sup, tmp_path):
+    # The app says a file is written before it writes it; when the watcher's event is acted on first
+    # (the loop was busy), the app's messages are taken in before it: no restart for the app's own write.
+    log = str(tmp_path / "app.log")
+    fed = []
+    sup._on_changes = fed.append
+
+    class App:
+        def read_pending(self):
+            sup._handlers[channel.WRITTEN](self, {"paths": [log]})
+
+    sup.app = App()
+    sup._on_file_events([log])
+    assert fed == [] and log in sup.filter.written
+    other = str(tmp_path / "version.py")
+    sup._on_file_events([log, other])
+    assert fed == [[other]]
