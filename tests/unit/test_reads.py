@@ -144,7 +144,9 @@ def test_jinja2_rereads_with_auto_reload_or_without_a_cache_and_caches_otherwise
 @pytest.mark.parametrize("cached", [True, False])
 def test_tornado_templates_follow_compiled_template_cache(tmp_path, cached):
     import tornado.httpclient
+    import tornado.httpserver
     import tornado.template
+    import tornado.testing
     import tornado.web
 
     (tmp_path / "page.html").write_text("{{ x }}")
@@ -162,8 +164,9 @@ def test_tornado_templates_follow_compiled_template_cache(tmp_path, cached):
     async def main():
         app = tornado.web.Application([("/", Page)], template_loader=Loader(str(tmp_path)), template_path=str(tmp_path),
                                       compiled_template_cache=cached)
-        server = app.listen(0, "127.0.0.1")
-        port = next(iter(server._sockets.values())).getsockname()[1]
+        sock, port = tornado.testing.bind_unused_port()
+        server = tornado.httpserver.HTTPServer(app)
+        server.add_sockets([sock])
         try:
             response = await tornado.httpclient.AsyncHTTPClient().fetch(f"http://127.0.0.1:{port}/")
         finally:
