@@ -7,6 +7,12 @@ one per line, with a ``t`` key naming the message:
 child -> supervisor
     ``files``   ``paths``: source files the app imported (sent as imports happen)
     ``watch``   ``paths``: files registered with ``tornado.autoreload.watch``
+    ``reads``   ``paths``: files in the project trees the app opened for reading (not modules); batched
+                with ``files`` during start-up; once it serves, one per message with ``serving``: true,
+                ``live``: the template engine reading it reads it again after a change (true), caches it
+                (false), or cannot tell (null), and its ``mtime`` (ns); or ``again``: true, read once more
+    ``written`` ``paths``: files in the project trees the app opened for writing, renamed, removed,
+                truncated or opened as a SQLite database: sent before the file changes
     ``error``   ``paths``: files named by the failing traceback / SyntaxError;
                 ``summary``, ``traceback``: the error as text (for the error page)
     ``bind``    ``id``, ``kind`` ("tcp" or "unix") and ``bind_sockets`` /
@@ -51,6 +57,8 @@ __all__ = ["Channel"]
 # The message names (the ``t`` key), each spelled once.  child -> supervisor:
 FILES = "files"
 WATCH = "watch"
+READS = "reads"
+WRITTEN = "written"
 ERROR = "error"
 BIND = "bind"
 SERVING = "serving"
@@ -72,8 +80,8 @@ MODULES_WANTED = "modules?"
 PREIMPORT = "preimport"
 GO = "go"
 
-TO_SUPERVISOR = (FILES, WATCH, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS, OUTPUT, STOPPING,
-                 READING, PAUSED)
+TO_SUPERVISOR = (FILES, WATCH, READS, WRITTEN, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS, OUTPUT,
+                 STOPPING, READING, PAUSED)
 TO_CHILD = (BOUND, STOP, MODULES_WANTED, PREIMPORT, GO)
 
 _RECV_FDS = hasattr(socket, "recv_fds") and hasattr(socket, "AF_UNIX")

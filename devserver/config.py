@@ -47,6 +47,7 @@ class RunConfig:
     debug: bool = default("debug")
     max_open_files: int = DEFAULT_MAX_OPEN_FILES
     python: str | None = default("python")  # --python / [tool.tdev] python: the interpreter asked for
+    watch_reads: bool = default("watch_reads")  # the files the app reads count (an audit hook in the app)
     warm: bool = default("warm")  # warm restarts: a standby process with the app's libraries already imported
     config_file: str | None = None  # the pyproject.toml that contributed settings
     hints: list[str] = field(default_factory=list)  # lines about the command line to show before starting

@@ -137,6 +137,8 @@ class PathFilter:
     never apply to them.  Never watched: the standard library and tdev's own
     package (``system`` minus ``site``, plus ``own``); installed third-party
     packages the app imports are watched, so editing or upgrading one restarts it.
+    Never counted, wherever they are and however they came in: the files the app
+    itself writes (``written``).
     """
 
     def __init__(self, ignore: "tuple[str, ...]" = (), system: "tuple[str, ...]" = (),
@@ -151,6 +153,9 @@ class PathFilter:
         self.project = tuple(project)  # the project trees (``RunConfig.project_trees``); none: all is project
         self.ignored_dirs: set[str] = set()  # e.g. virtualenvs found by their pyvenv.cfg
         self.assets: dict[str, bool] = {}  # template/static dir -> read live by the app (no restart needed)
+        self.written: set[str] = set()  # files the app opened for writing (logs, databases...): never a change
+        self.read_live: set[str] = set()  # files the current app reads afresh while serving: no restart needed
+        self.read_at_start: set[str] = set()  # files the current app read before it served: a change restarts
 
     def add_tree(self, root: str, patterns: "tuple[str, ...]") -> None:
         old = self.trees.get(root, ())
@@ -162,7 +167,7 @@ class PathFilter:
 
     def add_file(self, path: str) -> bool:
         """Add an explicit file; False when it is not worth watching (stdlib, site-packages, known)."""
-        if path in self.files or self.is_system(path):
+        if path in self.files or path in self.written or self.is_system(path):
             return False
         self.files.add(path)
         return True
@@ -189,7 +194,15 @@ class PathFilter:
         self.assets[root] = live
 
     def is_live_asset(self, path: str) -> bool:
-        return any(live and is_under(path, root) for root, live in self.assets.items())
+        """A change that needs no restart, only a browser reload: the app reads the file afresh.  A file
+        it read at start-up never is; in a Tornado template / static directory, the app's settings say
+        (a cached ``static_url`` hash would go stale); elsewhere, how the app reads it while serving."""
+        if path in self.read_at_start:
+            return False
+        roots = [live for root, live in self.assets.items() if is_under(path, root)]
+        if roots:
+            return any(roots)
+        return path in self.read_live
 
     def tree_of(self, path: str) -> "str | None":
         best = None
@@ -222,6 +235,8 @@ class PathFilter:
 
     def matches(self, path: str, is_directory: bool = False) -> bool:
         """Does a change at ``path`` count?"""
+        if path in self.written:
+            return False
         if path in self.files:
             return True
         root = self.tree_of(path)

@@ -114,6 +114,15 @@ class AppSession:
             return
         self.dispatch(messages)
 
+    def read_pending(self) -> None:
+        """Handle now what the app has sent so far (a file event is about to be acted on: a file the
+        app writes is said to be written before it changes)."""
+        while not self.exited:
+            messages = self.child.channel.receive()
+            if not messages:
+                return
+            self.dispatch(messages)
+
     def dispatch(self, messages: list[dict]) -> None:
         """Route each message to its handler (bind requests are answered here)."""
         for message in messages:

@@ -42,6 +42,7 @@ from devserver.machine import Action, Event, State, transition
 from devserver.output import Output, display_path
 from devserver.bytecode import forget_bytecode
 from devserver.process import LAUNCH_DIR, debugger_seen, raise_open_files_limit, unreaped_pids
+from devserver.readfiles import AppFiles
 from devserver.reports import AppReports
 from devserver.session import AppSession
 from devserver.sockets import HeldSockets, describe_address, describe_key, request_key, socket_urls
@@ -89,9 +90,13 @@ class Supervisor:
         self.browsers = Browsers(config.debounce_ms / 1000.0, self.loop.call_later, output)
         self._child_options: dict = config.child_options()
         self._child_options["project"] = config.project_trees()
+        if config.watch_reads:
+            self._child_options["reads"] = True  # the app reports the files it reads and writes
         self.filter = watch_filter(config, output)
-        self.watcher = Watcher(self.filter, self._on_changes, output, self.loop.call_soon_threadsafe, poll=config.poll)
+        self.watcher = Watcher(self.filter, self._on_file_events, output, self.loop.call_soon_threadsafe,
+                               poll=config.poll)
         self.reports = AppReports(self.watcher, self.filter, output, self._on_changes)
+        self.app_files = AppFiles(self.watcher, self.filter, output, self._on_changes, lambda: self.app)
         self.standbys = Standbys(self._spawn, output, self.filter.is_library, None if config.warm else "--no-warm",
                                  self.loop.call_later)
         self.keyboard = Keyboard(self.loop, self._keyboard_restart)
@@ -102,6 +107,7 @@ class Supervisor:
         """What each message from an app process (the current one or a standby) does."""
         return {
             **self.reports.handlers(),
+            **self.app_files.handlers(),
             msg.SERVING: lambda s, _m: self._feed_if_current(s, Event.SERVING, s),
             msg.MODULES: self._on_modules,
             msg.READY: lambda s, m: self._feed(Event.STANDBY_READY, (s, m)),
@@ -196,6 +202,7 @@ class Supervisor:
         """The new app: the standby told to go if it may be used, else a new process."""
         self.error_server.stop()  # before the app can accept: no request is answered twice
         self.reports.new_app()
+        self.app_files.new_app()
         standby = self.standbys.take(list(changed))
         if standby is not None:
             app = standby.session
@@ -389,6 +396,16 @@ class Supervisor:
                            f"({how}){late}")
 
     # -- changes ------------------------------------------------------------------------
+    def _on_file_events(self, paths: list[str]) -> None:
+        """Files changed on disk (the watcher).  What the app has said so far comes first: a file it
+        writes (a log, a database) is said to be written before it changes, and is no change."""
+        if self.app is not None and self.config.watch_reads:
+            self.app.read_pending()
+            paths = [path for path in paths if path not in self.filter.written]
+            if not paths:
+                return
+        self._on_changes(paths)
+
     def _on_changes(self, paths: list[str]) -> None:
         """Files changed (reported by the watcher, or by the app for files saved while it started)."""
         live = self.browsers.on and all(self.filter.is_live_asset(p) for p in paths)

@@ -94,6 +94,13 @@ def report(kind: str, paths: "Iterable[object]") -> None:
     _channel.send(kind, paths=fresh)
 
 
+def send_now(kind: str, **fields: "Any") -> None:
+    """Send one message at once, batching or not (nothing in a forked helper)."""
+    channel = _channel
+    if channel is not None:
+        channel.send(kind, **fields)
+
+
 def end_batching() -> None:
     """Send what start-up collected; from now on each import is reported at once."""
     global _batching

@@ -19,7 +19,7 @@ import types
 from devserver import channel as msg
 from devserver import compat
 from devserver.channel import Channel
-from devserver.child import imports, paused, tail, tornado_hooks
+from devserver.child import imports, paused, reads, tail, tornado_hooks
 
 TYPE_CHECKING = False  # typing is imported for the type checker only: the app process does not pay for it
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ _HERE = os.path.dirname(os.path.realpath(__file__))
 _OWN_FILES = {
     os.path.join(_HERE, name)
     for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py", "tail.py",
-                 "terminal.py", "paused.py", "streams.py")
+                 "terminal.py", "paused.py", "streams.py", "reads.py", "template_engines.py")
 } | {os.path.realpath(compat.__file__)}
 
 _stop_requested = threading.Event()
@@ -56,6 +56,8 @@ def main(spec: str) -> None:
 
         terminal.install(channel)
     imports.install(channel)
+    if options.get("reads"):  # the files the app reads and writes (an audit hook: for the process's life)
+        reads.install(list(options.get("project") or ()))
     tornado_hooks.install(channel, options)
     code = _run(mode, target, args, channel, options, standby)
     if _stop_requested.is_set():
@@ -476,6 +478,8 @@ def _preimport_and_wait(channel: Channel) -> None:
     # at "go" (an edit to it is no reason for a cold start).
     main_module = sys.modules.get("__main__")
     files = [getattr(m, "__file__", None) for m in list(sys.modules.values()) if m is not main_module]
+    # A project file one of those libraries read as it was imported is in the standby already, like a module.
+    files += reads.read_at_start()
     channel.send(msg.READY, files=[f for f in files if isinstance(f, str)], skipped=skipped)
     imports.start_batching()
     _go.wait()

@@ -213,6 +213,14 @@ def _announce_serving() -> None:
 
 
 _announced = False
+
+
+def has_served() -> bool:
+    """Has the app served (its servers accepting on a running loop)?  Files it reads from then on are
+    read while serving requests."""
+    return _announced
+
+
 _serving_loop: "asyncio.AbstractEventLoop | None" = None  # the event loop the app's servers run on
 
 

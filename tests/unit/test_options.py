@@ -40,7 +40,8 @@ FILE_ONLY = {
     "args": "the arguments after the target",
 }
 # [tool.tdev] keys whose command-line spellings are not --KEY
-RENAMED = {"warm": ("--no-warm",), "paths": ("--path",), "livereload": ("--livereload", "--no-livereload")}
+RENAMED = {"warm": ("--no-warm",), "paths": ("--path",), "livereload": ("--livereload", "--no-livereload"),
+           "watch-reads": ("--watch-reads", "--no-watch-reads")}
 # Command-line options with no [tool.tdev] key
 COMMAND_LINE_ONLY = {
     "reload": "--no-reload is for one plain run",
@@ -222,11 +223,13 @@ def test_file_and_command_line_use_one_converter(project, dest):
 
 
 def test_switch_keys_from_the_file(project):
-    (project / "pyproject.toml").write_text("[tool.tdev]\npoll = true\ndebug = true\nlivereload = false\nwarm = false")
+    (project / "pyproject.toml").write_text("[tool.tdev]\npoll = true\ndebug = true\nlivereload = false\nwarm = false\n"
+                                            "watch-reads = false")
     config = cli.parse_run(["pkg.server:app"], environ={})
-    assert (config.poll, config.debug, config.livereload, config.warm) == (True, True, False, False)
-    config = cli.parse_run(["--livereload", "pkg.server:app"], environ={})
-    assert config.livereload is True
+    assert (config.poll, config.debug, config.livereload, config.warm, config.watch_reads) == \
+        (True, True, False, False, False)
+    config = cli.parse_run(["--livereload", "--watch-reads", "pkg.server:app"], environ={})
+    assert config.livereload is True and config.watch_reads is True
 
 
 def test_contradicting_switches():

@@ -24,7 +24,7 @@ def test_the_docstring_lists_exactly_the_named_messages():
 
 def test_names_are_distinct():
     names = channel.TO_SUPERVISOR + channel.TO_CHILD
-    assert len(set(names)) == len(names) == 19
+    assert len(set(names)) == len(names) == 21
 
 
 def config(tmp_path):
@@ -54,3 +54,35 @@ def test_check_routes_what_it_waits_for(tmp_path):
         return set(check.AppRun(config(tmp_path), check.CheckResult(target="app.py"))._handlers)
 
     assert asyncio.run(handlers()) == {channel.SERVING, channel.ERROR, channel.OUTPUT}
+
+
+def test_the_app_is_asked_for_the_files_it_reads_unless_turned_off(tmp_path):
+    asyncio.set_event_loop(None)
+    on = supervisor.Supervisor(config(tmp_path), Output(0))
+    assert on._child_options.get("reads") is True
+    on.loop.close()
+    off_config = config(tmp_path)
+    off_config.watch_reads = False
+    off = supervisor.Supervisor(off_config, Output(0))
+    assert "reads" not in off._child_options
+    asyncio.set_event_loop(None)
+    off.loop.close()
+
+
+def test_a_file_event_waits_for_what_the_app_said_first(sup, tmp_path):
+    # The app says a file is written before it writes it; when the watcher's event is acted on first
+    # (the loop was busy), the app's messages are taken in before it: no restart for the app's own write.
+    log = str(tmp_path / "app.log")
+    fed = []
+    sup._on_changes = fed.append
+
+    class App:
+        def read_pending(self):
+            sup._handlers[channel.WRITTEN](self, {"paths": [log]})
+
+    sup.app = App()
+    sup._on_file_events([log])
+    assert fed == [] and log in sup.filter.written
+    other = str(tmp_path / "version.py")
+    sup._on_file_events([log, other])
+    assert fed == [[other]]
