@@ -69,13 +69,7 @@ class AppFiles:
         added = self.watcher.add_files(paths)
         if added:
             self._debug(added, "read at start-up: a change restarts the app")
-        changed = []  # saved after the app started: it may have read the old version
-        for path in unseen:
-            try:
-                if os.stat(path).st_mtime > session.target_since_wall:
-                    changed.append(path)
-            except OSError:
-                pass
+        changed = session.saved_since_start(unseen)  # it may have read the old version
         if changed:
             self.on_changes(changed)
 

@@ -84,13 +84,7 @@ class AppReports:
         added = self.watcher.add_files(list(dict.fromkeys(file_on_disk(os.path.realpath(p)) for p in fresh)))
         if added:
             self.out.debug(watchset.describe(added))
-        changed = []
-        for path in added:
-            try:
-                if os.stat(path).st_mtime > session.target_since_wall:
-                    changed.append(path)
-            except OSError:
-                pass
+        changed = session.saved_since_start(added)
         if changed:
             self.on_changes(changed)
 

@@ -12,6 +12,7 @@ What the messages *mean* is the owner's business: the session only routes them.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Mapping
 from typing import Callable
@@ -61,6 +62,18 @@ class AppSession:
               on_bind: BindReport | None = None, stdout=None) -> AppSession:
         """Spawn the app (raises OSError) and start reading its channel."""
         return cls(spawn(target, options, stdout=stdout), loop, sockets, handlers, on_exit, on_bind)
+
+    def saved_since_start(self, paths: list[str]) -> list[str]:
+        """Those of ``paths`` saved after this app began on the target (``target_since_wall``): it may
+        have read their old version, so they count as changes once they are watched."""
+        saved = []
+        for path in paths:
+            try:
+                if os.stat(path).st_mtime > self.target_since_wall:
+                    saved.append(path)
+            except OSError:
+                pass
+        return saved
 
     # -- what the owner asks of the process ----------------------------------------------------
     @property

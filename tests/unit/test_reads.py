@@ -11,6 +11,7 @@ from devserver import channel as msg
 from devserver.child import imports, reads, template_engines, tornado_hooks
 from devserver.filters import PathFilter
 from devserver.readfiles import AppFiles
+from devserver.session import AppSession
 
 READ = os.O_RDONLY | os.O_CLOEXEC
 WRITE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
@@ -203,6 +204,7 @@ class FakeOutput:
 
 class Session:
     target_since_wall = 4e9  # the app started after the test wrote its files (a file saved since would be a change)
+    saved_since_start = AppSession.saved_since_start
 
 
 @pytest.fixture
