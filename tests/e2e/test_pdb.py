@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import TDEV, free_port, http_get, pid_alive, wait_for_body, write
+from tests.conftest import TDEV, free_port, http_get, is_standby, pid_alive, wait_for_body, wait_until, write
 
 pytestmark = pytest.mark.e2e
 
@@ -148,7 +148,9 @@ def test_ctrl_c_at_the_pdb_prompt_is_pdbs_and_a_save_waits_for_continue(terminal
     thread, result = _request_in_thread(port)
     t.wait_for(r"\(Pdb\) ")
     t.wait_for(r"app \d+ paused at a pdb prompt")  # (-v: tdev knows)
+    wait_until(lambda: any(is_standby(pid) for pid in _descendants(t.proc.pid)), message="a named standby")
     app = {pid for pid in _descendants(t.proc.pid)}
+    standbys = {pid for pid in app if is_standby(pid)}  # (the next app runs in one)
     t.type("\x03")  # Ctrl-C: the terminal signals tdev's foreground group
     t.wait_for("KeyboardInterrupt")
     t.wait_for(r"\(Pdb\) ", count=2)
@@ -162,7 +164,9 @@ def test_ctrl_c_at_the_pdb_prompt_is_pdbs_and_a_save_waits_for_continue(terminal
     t.type("c\n")
     thread.join(10)
     assert result.get("response") == (200, "v1"), (result, t.text)
-    t.wait_for("version.py changed — restarting")
+    # (Polled only once the old app is gone: a request it accepted would stop at breakpoint() again.)
+    wait_until(lambda: not any(pid_alive(pid) for pid in app if pid not in standbys), timeout=10,
+               message="the old app to stop")
     wait_for_body(port, "v2")
     assert t.proc.poll() is None
 
@@ -177,8 +181,10 @@ def test_killing_an_app_at_the_pdb_prompt_gives_the_terminal_its_modes_back(term
     before = termios.tcgetattr(t.master)
     _request_in_thread(port)
     t.wait_for(r"\(Pdb\) ")
-    time.sleep(0.3)  # (readline sets its modes as the prompt is shown)
-    during = termios.tcgetattr(t.master)
+    # readline sets its modes as the prompt is shown (no readline: they never change, and the test skips)
+    deadline = time.monotonic() + 2.0
+    while (during := termios.tcgetattr(t.master)) == before and time.monotonic() < deadline:
+        time.sleep(0.02)
     write(tmp_path / "version.py", 'VERSION = "v2"\nBREAK = False\n')
     t.wait_for(r"the restart waits until it continues")
     time.sleep(0.6)  # a second save, not the first one's last event
