@@ -40,6 +40,9 @@ PDB_APP = """
 """
 
 
+_TDEV_LINE = r"(?:\x1b\[[0-9;]*m)*\[tdev\][^\n]*\n"  # one of tdev's lines, coloured or not
+
+
 class Terminal:
     """tdev on a pseudo-terminal that is its controlling terminal (tdev in its foreground), as in a shell."""
 
@@ -79,8 +82,13 @@ class Terminal:
                 return
 
     def count(self, pattern):
+        """Matches of ``pattern`` in the app's output and tdev's lines, each taken apart: a line of tdev
+        can land in the middle of the app's unfinished one ("(Pd[tdev] ...\nb) ") on the shared terminal."""
         with self.lock:
-            return len(re.findall(pattern, self.text))
+            text = self.text
+        tdev_lines = re.findall(_TDEV_LINE, text)
+        app_text = re.sub(_TDEV_LINE, "", text)
+        return len(re.findall(pattern, app_text)) + sum(len(re.findall(pattern, line)) for line in tdev_lines)
 
     def wait_for(self, pattern, count=1, timeout=15.0):
         deadline = time.monotonic() + timeout
