@@ -14,7 +14,7 @@ the timer at ``deadline()``.
 from __future__ import annotations
 
 import os
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from devserver.debounce import Debouncer
 from devserver.output import display_path
@@ -27,7 +27,7 @@ UNCLOSED_WAIT = 0.25  # seconds a changed file may stay open for writing before 
 class OpenWriters(Protocol):
     """What the watcher knows about files being written (``Watcher`` has both)."""
 
-    def open_for_writing(self, paths: list[str]) -> bool: ...
+    def open_for_writing(self, paths: Iterable[str]) -> bool: ...
 
     def forget_open_writers(self) -> None: ...
 
@@ -36,16 +36,19 @@ class Burst:
     def __init__(self, debounce_seconds: float, is_watched_file: Callable[[str], bool],
                  exists: Callable[[str], bool] = os.path.exists) -> None:
         self.debouncer = Debouncer(debounce_seconds)
-        self.changed: list[str] = []
+        self._changed: dict[str, None] = {}  # an ordered set: a 20 000-file burst must not cost O(n²)
         self.is_watched_file = is_watched_file
         self.exists = exists
         self._was_missing = False  # a changed module was missing at the end of the burst
 
     def record(self, paths: list[str], now: float) -> None:
-        for path in paths:
-            if path not in self.changed:
-                self.changed.append(path)
+        self._changed.update(dict.fromkeys(paths))
         self.debouncer.event(now, len(paths))
+
+    @property
+    def changed(self) -> list[str]:
+        """The paths changed in this burst, each once, in the order first seen."""
+        return list(self._changed)
 
     def deadline(self) -> float | None:
         """When the debounce window ends (on the ``time.monotonic`` clock), or None when no burst is on."""
@@ -67,7 +70,7 @@ class Burst:
         """The changed paths, and whether the burst was big enough for events to have been lost; a new burst."""
         big = self.debouncer.events >= REFRESH_AFTER_EVENTS
         self.debouncer.reset()
-        changed, self.changed = self.changed, []
+        changed, self._changed = list(self._changed), {}
         return changed, big
 
     def _since_first(self, now: float) -> float:
@@ -80,13 +83,13 @@ class Burst:
         if self._since_first(now) >= UNCLOSED_WAIT:
             writers.forget_open_writers()  # a file held open for good (a log?) must not hold restarts back
             return False
-        return writers.open_for_writing(self.changed)
+        return writers.open_for_writing(self._changed)
 
     def _module_still_missing(self, now: float) -> bool:
         """A changed module renamed away mid-save (vim's backup-then-write): wait for it to come back
         (up to ``VANISHED_WAIT``), then one more quiet window so the events of that write arrive first."""
         if self._since_first(now) < VANISHED_WAIT and any(
-            self.is_watched_file(p) and not self.exists(p) for p in self.changed
+            self.is_watched_file(p) and not self.exists(p) for p in self._changed
         ):
             self._was_missing = True
             return True

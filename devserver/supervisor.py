@@ -415,6 +415,7 @@ class Supervisor:
         """The first change of a burst, said before the old app is told to stop (what it prints while
         stopping comes after); what changes later in the burst is said when the new app starts."""
         self._announced = set(paths)
+        self._change_seen_at = time.monotonic()  # -v's timings count from a burst's first change
         what = describe_changes(list(paths)) if paths else "restart asked for from the keyboard"
         self.out.change(f"{what} — restarting")
 
