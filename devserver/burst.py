@@ -14,7 +14,8 @@ the timer at ``deadline()``.
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterable, Protocol
+from collections.abc import Iterable
+from typing import Callable, Protocol
 
 from devserver.debounce import Debouncer
 from devserver.output import display_path
