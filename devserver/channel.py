@@ -31,6 +31,8 @@ child -> supervisor
                 ``pdb``, ``sys.stdin``); sent only when tdev reads the terminal for its own keys
     ``paused``  ``how``: "pdb" (at pdb's prompt) or "debugger" (stopped by debugpy / pydevd) when a
                 debugger starts holding the app, null when it lets it go
+    ``forked``  ``pid``: a fork server made a standby (its channel is the one passed with ``fork``)
+    ``refused`` ``reason``: the fork server makes no copies (a thread alive, a debugger attached...)
 
 supervisor -> child
     ``bound``   ``id``, and ``nfds`` descriptors passed along (SCM_RIGHTS),
@@ -40,6 +42,7 @@ supervisor -> child
     ``modules?`` send a ``modules`` message (asked once the app serves)
     ``preimport`` ``names``: a standby's modules to import before it waits
     ``go``      a standby runs the target now
+    ``fork``    (a fork server) make a standby; one descriptor passed along: its end of a new channel
 
 A message that carries descriptors says how many (``nfds``); the receiver
 hands them out, in order, as ``message["fds"]``.
@@ -73,16 +76,19 @@ READING = "reading"
 PAUSED = "paused"
 PAUSED_PDB = "pdb"  # ``paused``'s ``how``: at pdb's prompt, reading the terminal
 PAUSED_DEBUGGER = "debugger"  # ... stopped by debugpy / pydevd (an IDE's debugger)
+FORKED = "forked"
+FORK_REFUSED = "refused"
 # supervisor -> child:
 BOUND = "bound"
 STOP = "stop"
 MODULES_WANTED = "modules?"
 PREIMPORT = "preimport"
 GO = "go"
+FORK = "fork"
 
 TO_SUPERVISOR = (FILES, WATCH, READS, WRITTEN, ERROR, BIND, SERVING, INFO, STARTED, MODULES, READY, ASSETS, OUTPUT,
-                 STOPPING, READING, PAUSED)
-TO_CHILD = (BOUND, STOP, MODULES_WANTED, PREIMPORT, GO)
+                 STOPPING, READING, PAUSED, FORKED, FORK_REFUSED)
+TO_CHILD = (BOUND, STOP, MODULES_WANTED, PREIMPORT, GO, FORK)
 
 _RECV_FDS = hasattr(socket, "recv_fds") and hasattr(socket, "AF_UNIX")
 
@@ -95,6 +101,13 @@ class Channel:
         self._send_lock = threading.Lock()
         self._buffer = b""
         self._fds: list[int] = []  # received descriptors not yet handed out
+        self.closed = False
+
+    def reset(self) -> None:
+        """A forked copy of the process took a new socket under ``sock``: nothing read or held is its."""
+        self._send_lock = threading.Lock()
+        self._buffer = b""
+        self._fds = []
         self.closed = False
 
     def send(self, t: str, fds: "list[int] | None" = None, **fields) -> bool:

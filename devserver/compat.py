@@ -78,6 +78,10 @@ INTERNALS: list[Internal] = [
     Internal("runpy", "_run_module_as_main", "runtime: runs a -m target exactly as python -m does", CPYTHON_CHECKED),
     Internal("os", "environ.encodevalue", "runtime: notices the app's first environment write (warm restarts)",
              CPYTHON_CHECKED),
+    Internal("asyncio.events", "_event_loop_policy", "forkserver: was an event loop made at import time?",
+             CPYTHON_CHECKED),
+    Internal("asyncio.events", "_local._loop", "forkserver: was an event loop made at import time?",
+             CPYTHON_CHECKED, lambda events: events.BaseDefaultEventLoopPolicy()),
     Internal("subprocess", "_args_from_interpreter_flags",
              "process: the app runs with the supervisor's -X/-W/... flags", CPYTHON_CHECKED),
 ]
@@ -161,6 +165,21 @@ def running_loop() -> "Any":
     looked up, not imported.  Fallback: None (the stop is raised where the signal lands)."""
     get_running_loop = getattr(sys.modules.get("asyncio"), "_get_running_loop", None)
     return get_running_loop() if get_running_loop is not None else None
+
+
+def event_loop_made() -> bool:
+    """Was an event loop set for this thread (``asyncio.get_event_loop()`` at import time, say)?  Read
+    from the default policy (``asyncio.events._event_loop_policy._local._loop``), never made: a fork
+    server's copy would share its selector.  asyncio not imported, or no policy yet: False.
+    Fallback (the attributes gone): True, so the fork server makes no copies."""
+    events = sys.modules.get("asyncio.events")
+    if events is None:
+        return False
+    try:
+        policy = events._event_loop_policy
+        return policy is not None and policy._local._loop is not None
+    except AttributeError:
+        return True
 
 
 def shutdown_threads() -> None:

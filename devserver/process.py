@@ -73,8 +73,10 @@ def debugger_seen(module_names: "list[str]") -> None:
 class Child:
     """One running app process, its channel, and the thread that waits for its exit."""
 
-    def __init__(self, popen: subprocess.Popen, channel: Channel, started: float, started_wall: float) -> None:
+    def __init__(self, popen: "subprocess.Popen | None", channel: Channel, started: float, started_wall: float,
+                 pid: "int | None" = None) -> None:
         self.popen = popen
+        self._pid = popen.pid if popen is not None else pid
         self.channel = channel
         self.started = started  # time.monotonic()
         self.started_wall = started_wall  # time.time(), to compare with file modification times
@@ -85,13 +87,14 @@ class Child:
 
     @property
     def pid(self) -> int:
-        return self.popen.pid
+        assert self._pid is not None
+        return self._pid
 
     def on_exit(self, callback) -> None:
         """Call ``callback(self)`` from a helper thread once the process has exited (and been reaped)."""
 
         def wait() -> None:
-            self.returncode = self.popen.wait()
+            self.returncode = self.popen.wait() if self.popen is not None else _wait_adopted(self.pid)
             _unreaped.discard(self.pid)
             callback(self)
 
@@ -175,6 +178,41 @@ def spawn(target: Target, options: "dict | None" = None, stdout=None) -> Child:
 
 
 _unreaped: "set[int]" = set()  # app processes started here whose exit was not collected yet
+
+
+def adopt(pid: int, sock: socket.socket) -> Child:
+    """A standby a fork server made (``sock``: this side of its channel).  It is this process's child
+    (re-parented: tdev is a child subreaper), or about to be: its exit is waited for as any app's."""
+    sock.setblocking(False)
+    _unreaped.add(pid)
+    return Child(None, Channel(sock), time.monotonic(), time.time(), pid=pid)
+
+
+def _wait_adopted(pid: int) -> int:
+    """``waitpid`` on a process re-parented to this one (it may not be yet: the fork server's middle
+    process is still exiting); its return code as ``Popen.returncode`` has it."""
+    started = time.monotonic()
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            if _alive(pid):
+                time.sleep(0.001 if time.monotonic() - started < 5.0 else 0.05)
+                continue
+            return -signal.SIGKILL  # gone before it was ours (its parent reaped it): status unknown
+        except InterruptedError:
+            continue
+        return os.waitstatus_to_exitcode(status)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
 
 
 def unreaped_pids() -> "set[int]":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import time
 from collections.abc import Mapping
 from typing import Callable
@@ -135,6 +136,26 @@ class AppSession:
             if not messages:
                 return
             self.dispatch(messages)
+
+    def wait_for(self, kinds: tuple[str, ...], timeout: float) -> dict | None:
+        """Read the channel now (blocking up to ``timeout``) until a message of one of ``kinds`` comes;
+        the others are handled as usual.  None: none came in time, or the process is gone."""
+        deadline = time.monotonic() + timeout
+        sock = self.child.channel.sock
+        while not self.exited:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([sock], [], [], remaining)[0]:
+                return None
+            messages = self.child.channel.receive()
+            if messages is None:
+                return None
+            for i, message in enumerate(messages):
+                if message["t"] in kinds:
+                    self.dispatch(messages[:i])
+                    self.dispatch(messages[i + 1:])
+                    return message
+            self.dispatch(messages)
+        return None
 
     def dispatch(self, messages: list[dict]) -> None:
         """Route each message to its handler (bind requests are answered here)."""

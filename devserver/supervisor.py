@@ -41,14 +41,14 @@ from devserver.filters import PathFilter, own_dir, site_dirs, system_dirs
 from devserver.machine import Action, Event, State, transition
 from devserver.output import Output, display_path
 from devserver.bytecode import forget_bytecode
-from devserver.process import LAUNCH_DIR, debugger_seen, raise_open_files_limit, unreaped_pids
+from devserver.process import LAUNCH_DIR, adopt, debugger_seen, raise_open_files_limit, unreaped_pids
 from devserver.readfiles import AppFiles
 from devserver.reports import AppReports
 from devserver.session import AppSession
 from devserver.sockets import HeldSockets, describe_address, describe_key, request_key, socket_urls
 from devserver.strays import become_subreaper, kill_strays
 from devserver.ttymodes import TerminalModes
-from devserver.warm import Standbys
+from devserver.warm import Standbys, forkserver_wanted
 from devserver.watcher import Watcher
 
 PORT_RETRY_SECONDS = 1.0  # how often an address another process holds is tried again
@@ -98,7 +98,7 @@ class Supervisor:
         self.reports = AppReports(self.watcher, self.filter, output, self._on_changes)
         self.app_files = AppFiles(self.watcher, self.filter, output, self._on_changes, lambda: self.app)
         self.standbys = Standbys(self._spawn, output, self.filter.is_library, None if config.warm else "--no-warm",
-                                 self.loop.call_later)
+                                 self.loop.call_later, self._adopt if forkserver_wanted() else None)
         self.keyboard = Keyboard(self.loop, self._keyboard_restart)
         self._handlers = self._message_handlers()
         self._actions = self._action_handlers()
@@ -114,6 +114,8 @@ class Supervisor:
             msg.STARTED: self._on_started,
             msg.READING: self._on_reading,
             msg.PAUSED: self._on_paused,
+            msg.FORKED: self._on_late_fork,
+            msg.FORK_REFUSED: self._on_late_fork,
         }
 
     def _action_handlers(self) -> dict[Action, Callable[[Any], None]]:
@@ -164,7 +166,8 @@ class Supervisor:
         when = "on changes or Enter" if keys else "on changes"
         self.out.info(f"tdev {__version__}: running {self.config.target.label} with "
                       f"{self.config.interpreter.describe()} (restarts {when}, Ctrl-C quits)")
-        become_subreaper()  # orphans the app leaves come to tdev, which stops them with the app
+        if not become_subreaper():  # orphans the app leaves come to tdev, which stops them with the app
+            self.standbys.fork_off = "tdev is not a child subreaper here"  # a fork server's copies must come to it
         if self.config.config_file:
             self.out.debug(f"settings from {self.config.config_file}")
         limit_note = raise_open_files_limit(self.config.max_open_files)
@@ -197,6 +200,20 @@ class Supervisor:
         """Start an app process (raises OSError); its messages and exit come back to this loop."""
         return AppSession.start(self.config.target, dict(self._child_options, **extra_options), self.loop,
                                 self.sockets, self._handlers, self._on_session_exit, self._on_bind)
+
+    def _adopt(self, pid: int, sock: socket.socket) -> AppSession:
+        """A standby the fork server made: an app process of ours from now on (its exit comes here)."""
+        return AppSession(adopt(pid, sock), self.loop, self.sockets, self._handlers, self._on_session_exit,
+                          self._on_bind)
+
+    def _on_late_fork(self, _session: AppSession, message: dict) -> None:
+        """A fork server's answer that came after tdev stopped waiting for it: that copy is nobody's."""
+        pid = message.get("pid")
+        if message["t"] == msg.FORKED and isinstance(pid, int):
+            try:
+                os.killpg(pid, signal.SIGKILL)  # (re-parented to tdev: reaped with the strays)
+            except OSError:
+                pass
 
     def _start_app(self, changed: Sequence[str] = ()) -> None:
         """The new app: the standby told to go if it may be used, else a new process."""

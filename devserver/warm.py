@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
+import sys
 import time
 from typing import Any, Callable
 
+from devserver import channel as msg
 from devserver.channel import PREIMPORT
 from devserver.filters import file_on_disk, is_module_file
 from devserver.output import Output, display_path
@@ -26,6 +29,11 @@ from devserver.session import AppSession
 # Monkey-patching libraries: they must be imported (and patch) before everything else.
 FIRST_IMPORTS = ("gevent", "eventlet")
 _NOT_PREIMPORTED = ("__main__", "__mp_main__")
+
+
+def forkserver_wanted() -> bool:
+    """Standbys forked from a fork server (Linux): not elsewhere, not with ``TDEV_FORKSERVER=0``."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and os.environ.get("TDEV_FORKSERVER") != "0"
 
 
 def preimport_names(snapshot, is_library, realpath=os.path.realpath) -> tuple[list[str], str | None]:
@@ -75,6 +83,7 @@ def stale_reason(changed, standby_files, is_library) -> tuple[str, str] | None:
 # save soon after a restart (the second of two quick saves) would wait for the one rebuilt after it.
 # Below it, the rebuilt one is ready before anyone saves again, and one process is enough.
 SECOND_STANDBY_MS = 200.0
+FORK_TIMEOUT = 2.0  # seconds the fork server may take to answer a fork (it takes milliseconds)
 # After a restart, while a ready standby is still kept, its replacement starts this much later: a quick
 # second save then runs in the ready one without an import of the libraries beside it on the CPU.
 REFILL_DELAY = 1.0
@@ -97,6 +106,7 @@ class Standby:
         self.ready_at_go = False  # it had imported everything when it was told to go (a fully warm restart)
         self.changed: list[str] = []  # what changed for the restart it was told to go for
         self.cwd = launch_dir_identity()  # the directory it started in (replaced since: it cannot be used)
+        self.forked = False  # a copy the fork server made (ready at once; it took the fork server's directory)
 
     @property
     def warm(self) -> bool:
@@ -122,8 +132,14 @@ class Standbys:
     """
 
     def __init__(self, spawn: Callable[[dict], AppSession], output: Output, is_library: Callable[[str], bool],
-                 off: str | None = None, call_later: Callable[[float, Callable[[], None]], Any] | None = None) -> None:
+                 off: str | None = None, call_later: Callable[[float, Callable[[], None]], Any] | None = None,
+                 adopt: Callable[[int, socket.socket], AppSession] | None = None) -> None:
         self.spawn = spawn
+        # The fork server (``child/forkserver.py``): a warm standby that forks ready copies of itself, each
+        # taken over with ``adopt(pid, this side of its channel)``.  None: standbys are new processes.
+        self.adopt = adopt
+        self.forkserver: Standby | None = None
+        self.fork_off: str | None = None if adopt is not None else "not available here"
         self.call_later = call_later  # the loop's (None: a replacement starts at once)
         self._refill: Any = None  # the timer of a delayed replacement
         self.out = output
@@ -146,10 +162,21 @@ class Standbys:
 
     def _best(self) -> Standby | None:
         ready = [s for s in self.pool if s.ready]
-        return (ready or self.pool)[0] if self.pool else None
+        if ready or self.pool:
+            return (ready or self.pool)[0]
+        return self.forkserver  # still importing (else it forks one first): it goes itself, as a standby would
+
+    def _all(self) -> list[Standby]:
+        return [*self.pool, *([self.forkserver] if self.forkserver is not None else [])]
+
+    def _forking(self) -> bool:
+        return self.fork_off is None and not self.off
 
     def wanted(self) -> int:
-        """How many warm standbys to keep: two for an app whose libraries take long to import."""
+        """How many warm standbys to keep: two for an app whose libraries take long to import (one, a
+        fork server's copy, when copies can be forked: the next is made in milliseconds)."""
+        if self._forking():
+            return 1
         return 2 if self._fastest_ms is not None and self._fastest_ms > SECOND_STANDBY_MS else 1
 
     def on_modules(self, message: dict) -> None:
@@ -167,10 +194,11 @@ class Standbys:
             return
         # The same modules, maybe in another order (an app run by a standby imports in the standby's order,
         # and a library's lazy imports may come in any order): the standbys are as good as new ones.
-        if any(set(s.names) != set(names) for s in self.pool) or set(names) != set(self._last_names):
+        if any(set(s.names) != set(names) for s in self._all()) or set(names) != set(self._last_names):
             self.discard()
             self._fastest_ms = None  # other libraries: how long they take is not known yet
-        if self.call_later is not None and any(s.ready for s in self.pool) and len(self.pool) < self.wanted():
+        if not self._forking() and self.call_later is not None and any(s.ready for s in self.pool) and \
+                len(self.pool) < self.wanted():
             self._cancel_refill()
             self._refill = self.call_later(REFILL_DELAY, lambda: self._refill_now(names))
             return
@@ -191,19 +219,72 @@ class Standbys:
         once: measured on two cores with the heavy benchmark app, one at a time left the second of two
         quick saves waiting for the refill (3.1x a normal warm restart, against 1.5x), and a third
         standby only added contention (saves in a row: 2.0x against 3.4x median but p90 584 ms)."""
+        if names and self._forking():
+            if self.forkserver is None:
+                self._start_forkserver(names)
+            elif self.forkserver.ready:
+                while len(self.pool) < self.wanted() and self._forking():
+                    if not self._fork():
+                        break
+            if self._forking():
+                return
         while names and len(self.pool) < self.wanted():
             if not self._start(names):
                 return
+
+    def _start_forkserver(self, names: list[str]) -> None:
+        try:
+            session = self.spawn({"standby": True, "forkserver": True})
+        except OSError as exc:
+            self.out.debug(f"no fork server: {exc}")
+            return
+        session.send(PREIMPORT, names=names)
+        self.forkserver = Standby(session, names)
+        self._last_names = names
+        self.out.debug(f"fork server {session.pid} importing {len(names)} modules")
+
+    def _fork(self) -> bool:
+        """A ready copy of the fork server, in the pool; False (and forks are off) when it refuses."""
+        server = self.forkserver
+        assert server is not None and self.adopt is not None
+        started = time.monotonic()
+        ours, theirs = socket.socketpair()
+        try:
+            sent = server.session.send(msg.FORK, fds=[theirs.fileno()])
+        finally:
+            theirs.close()
+        reply = server.session.wait_for((msg.FORKED, msg.FORK_REFUSED), FORK_TIMEOUT) if sent else None
+        pid = reply.get("pid") if reply is not None and reply["t"] == msg.FORKED else None
+        if not isinstance(pid, int):
+            ours.close()
+            why = reply.get("reason") if reply is not None else None
+            self._refuse_forks(str(why) if why else "it did not answer")
+            return False
+        standby = Standby(self.adopt(pid, ours), server.names)
+        standby.forked, standby.cwd = True, server.cwd
+        standby.ready, standby.files = True, server.files  # a copy of a ready one (its "ready" says so again)
+        self.pool.append(standby)
+        took = (time.monotonic() - started) * 1000
+        self.out.debug(f"standby {pid} ready: forked from the fork server in {took:.1f} ms")
+        return True
+
+    def _refuse_forks(self, why: str) -> None:
+        """No more copies: the fork server stays as an ordinary standby; standbys are new processes again."""
+        self.fork_off = why
+        self.out.debug(f"fork server: no copies ({why}): standbys are started as new processes")
+        if self.forkserver is not None:
+            self.pool.insert(0, self.forkserver)
+            self.forkserver = None
 
     def after_failure(self) -> None:
         """The app ended by itself (a syntax error, an exception, an exit): the fix should be as fast as any
         restart, so a standby from the last good module list waits for it (the failed app sent none)."""
         if not self.off and not self.pool and self._last_names:
-            self._start(self._last_names)
+            self._top_up(self._last_names)
 
     def prestart(self) -> None:
         """A change and no standby: start a spare interpreter now (it runs the target from scratch)."""
-        if not self.pool:
+        if not self._all():
             self._start([])
 
     def _start(self, names: list[str]) -> bool:
@@ -225,7 +306,7 @@ class Standbys:
         Every standby is checked against ``changed`` (a stale one is thrown away); of those left, the
         oldest one that is ready, else the oldest (the nearest to ready)."""
         said = False
-        for standby in list(self.pool):
+        for standby in self._all():
             # Not ready yet: what it imports is not known, but project files earlier standbys imported (a plugin a
             # library loads) will be imported again.
             files = standby.files if standby.ready else self._project_files
@@ -237,13 +318,15 @@ class Standbys:
                 if stale is None:
                     self.out.debug("the working directory was removed or replaced since the standby started: "
                                    "cold start")
-                self.pool.remove(standby)
+                self._remove(standby)
                 standby.session.kill()
+        if self.forkserver is not None and self.forkserver.ready and not any(s.ready for s in self.pool):
+            self._top_up(self.forkserver.names)  # a copy in milliseconds, rather than the template itself
         best = self._best()
         if best is None:
             return None
         standby = best
-        self.pool.remove(standby)
+        self._remove(standby)
         if not standby.session.go():
             standby.session.kill()
             return None
@@ -251,6 +334,12 @@ class Standbys:
         standby.changed = list(changed)
         self._taken = standby
         return standby
+
+    def _remove(self, standby: Standby) -> None:
+        if standby is self.forkserver:
+            self.forkserver = None
+        else:
+            self.pool.remove(standby)
 
     def taken_by(self, session: AppSession) -> Standby | None:
         """The standby that became the app process ``session`` (None: it started as a new process)."""
@@ -280,22 +369,23 @@ class Standbys:
         """A standby imported what it was asked to.  Returns the changed files it had imported when it was
         told to go before it was ready (a plugin a library loads, saved meanwhile): the app it runs now
         may have the old version of them, and needs another restart."""
-        standby = next((s for s in [*self.pool, self._taken] if s is not None and s.session is session), None)
+        standby = next((s for s in [*self._all(), self._taken] if s is not None and s.session is session), None)
         if standby is None:
             return []
         standby.files = {file_on_disk(os.path.realpath(p)) for p in message.get("files", []) if isinstance(p, str)}
         standby.ready = True
         skipped = message.get("skipped") or []
-        if not standby.warm:
+        if not standby.warm or standby.forked:
             return []
         self._project_files |= {path for path in standby.files if not self.is_library(path)}
         self._import_ms = (time.monotonic() - session.child.started) * 1000
         if set(standby.names) == set(self._last_names):
             self._fastest_ms = min(self._import_ms, self._fastest_ms or self._import_ms)
-        self.out.debug(f"standby {session.pid} ready in {self._import_ms:.0f} ms"
+        what = "fork server" if standby is self.forkserver else "standby"
+        self.out.debug(f"{what} {session.pid} ready in {self._import_ms:.0f} ms"
                        + (f" ({len(skipped)} modules left to the app: {', '.join(skipped[:5])})" if skipped else ""))
-        if standby in self.pool and not self.off:
-            self._top_up(standby.names)  # now it is known whether a second one pays
+        if (standby in self.pool or standby is self.forkserver) and not self.off:
+            self._top_up(standby.names)  # now it is known whether a second one pays (or copies can be made)
         stale = [path for path in standby.changed if path in standby.files]
         if standby is self._taken and stale:
             reason = stale_reason(stale, standby.files, self.is_library)
@@ -306,12 +396,13 @@ class Standbys:
 
     def on_lost(self, session: AppSession) -> None:
         """A standby process exited before it was told to go."""
-        standby = next((s for s in self.pool if s.session is session), None)
+        standby = next((s for s in self._all() if s.session is session), None)
         if standby is None:
             return  # one thrown away
-        self.pool.remove(standby)
+        what = "fork server" if standby is self.forkserver else "standby"
+        self._remove(standby)
         self._failures += 1
-        self.out.debug(f"standby {session.pid} {session.describe_exit()}")
+        self.out.debug(f"{what} {session.pid} {session.describe_exit()}")
         if self._failures >= 3:
             self._turn_off("the standby process keeps exiting before it is used")
 
@@ -324,6 +415,7 @@ class Standbys:
     def discard(self) -> None:
         """Every standby, killed (nothing of the app has run in them yet)."""
         self._cancel_refill()
-        pool, self.pool = self.pool, []
+        pool, self.pool = self._all(), []
+        self.forkserver = None
         for standby in pool:
             standby.session.kill()

@@ -164,10 +164,11 @@ def descendants(pid: int) -> "set[int]":
 
 
 def is_standby(pid: int) -> bool:
-    """A warm-restart standby that has not been told to run the app yet (it names itself so)."""
+    """A warm-restart standby that has not been told to run the app yet, or the fork server that makes
+    them (each names itself so)."""
     try:
         with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip() == "tdev-standby"
+            return f.read().strip() in ("tdev-standby", "tdev-forkserver")
     except OSError:
         return False
 

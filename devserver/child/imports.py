@@ -144,6 +144,13 @@ def flush_modules() -> None:
     report(msg.FILES, [getattr(m, "__file__", None) for m in list(sys.modules.values())])
 
 
+def adopt(channel: "Channel") -> None:
+    """A standby forked from a fork server reports on this channel (the fork made it forget it)."""
+    global _channel, _lock
+    _channel = channel
+    _lock = threading.Lock()
+
+
 def _forget_channel_in_fork() -> None:
     # A forked helper (multiprocessing, a user's fork) is not the app: it reports nothing.
     global _channel, _lock

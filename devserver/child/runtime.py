@@ -19,7 +19,7 @@ import types
 from devserver import channel as msg
 from devserver import compat
 from devserver.channel import Channel
-from devserver.child import imports, paused, reads, tail, tornado_hooks
+from devserver.child import forkserver, imports, paused, reads, tail, tornado_hooks
 
 TYPE_CHECKING = False  # typing is imported for the type checker only: the app process does not pay for it
 if TYPE_CHECKING:
@@ -32,13 +32,14 @@ _HERE = os.path.dirname(os.path.realpath(__file__))
 _OWN_FILES = {
     os.path.join(_HERE, name)
     for name in ("bootstrap.py", "runtime.py", "imports.py", "tornado_hooks.py", "app_target.py", "tail.py",
-                 "terminal.py", "paused.py", "streams.py", "reads.py", "template_engines.py")
+                 "terminal.py", "paused.py", "streams.py", "reads.py", "template_engines.py", "forkserver.py")
 } | {os.path.realpath(compat.__file__)}
 
 _stop_requested = threading.Event()
 _go = threading.Event()  # standby: the supervisor says "run the target now"
 _preimport_names: "list[str] | None" = None
 _names_received = threading.Event()
+_forkserver = False  # this standby is a fork server's template: no lifeline until it is told to go (forkserver.py)
 
 
 def main(spec: str) -> None:
@@ -48,8 +49,11 @@ def main(spec: str) -> None:
     channel = Channel(socket.socket(fileno=int(given["fd"])))
     os.set_inheritable(channel.sock.fileno(), False)
     standby = bool(options.get("standby"))
+    global _forkserver
+    _forkserver = standby and bool(options.get("forkserver")) and hasattr(os, "fork")
     signal.signal(signal.SIGTERM, _on_sigterm)  # in place before the lifeline can act on a stop
-    _start_lifeline(channel, standby)
+    if not _forkserver:  # (a fork server's template reads its channel itself: no thread may run at a fork)
+        _start_lifeline(channel, standby)
     tail.install(channel, _stop_requested.is_set)  # the last lines of output, for the error page
     if options.get("keyboard"):  # tdev reads the terminal too: keys go to the app while it reads
         from devserver.child import terminal
@@ -381,7 +385,7 @@ def _flush_open_files() -> None:
     import itertools
 
     kinds = {io.BufferedWriter, io.BufferedRandom, io.TextIOWrapper}
-    objects = gc.get_objects()
+    objects = gc.get_objects() + forkserver.frozen_writers()  # (a fork server's copy: its frozen objects too)
     # Filtered at C speed: a Python-level loop over every object costs milliseconds.
     for stream in itertools.compress(objects, map(kinds.__contains__, map(type, objects))):
         try:
@@ -463,16 +467,21 @@ def _preimport_and_wait(channel: Channel) -> None:
     """
     import importlib
 
-    own_name = _rename("tdev-standby")  # how ps / top show a standby that is waiting
+    own_name = _rename("tdev-forkserver" if _forkserver else "tdev-standby")  # as ps / top show it waiting
+    pending: list[dict[str, Any]] = _read_names(channel) if _forkserver else []
     _names_received.wait()
     skipped = []
     for name in _preimport_names or ():
         if name in sys.modules:
             continue
+        before = forkserver.os_threads() if _forkserver else None
+        known = len(sys.modules)
         try:
             importlib.import_module(name)
         except Exception:
             skipped.append(name)
+        if _forkserver:
+            forkserver.note_import(name, before, forkserver.os_threads(), list(sys.modules)[known:])
     imports.end_batching()  # the files of what was imported: the supervisor watches installed packages
     # What it imported, not the target: the fresh ``__main__`` already names the script, which is read
     # at "go" (an edit to it is no reason for a cold start).
@@ -480,11 +489,50 @@ def _preimport_and_wait(channel: Channel) -> None:
     files = [getattr(m, "__file__", None) for m in list(sys.modules.values()) if m is not main_module]
     # A project file one of those libraries read as it was imported is in the standby already, like a module.
     files += reads.read_at_start()
-    channel.send(msg.READY, files=[f for f in files if isinstance(f, str)], skipped=skipped)
+    files = [f for f in files if isinstance(f, str)]
+    channel.send(msg.READY, files=files, skipped=skipped)
+    if _forkserver:
+        how, rest = forkserver.serve(channel, pending)
+        if how == "forked":  # a copy: a standby of its own, ready at once
+            _adopt(channel)
+            _rename("tdev-standby")
+            _start_lifeline(channel, True)
+            channel.send(msg.READY, files=files, skipped=skipped)
+        else:  # the template itself was told to go (a restart came before its imports were done)
+            for message in rest:
+                _on_message(channel, message)
+            imports.start_batching()
+            _start_lifeline(channel, False)
+            _go.set()
     imports.start_batching()
     _go.wait()
     if own_name:
         _rename(own_name)
+
+
+def _read_names(channel: Channel) -> "list[dict[str, Any]]":
+    """A fork server's template, before its imports: read its channel until the names come.
+    Returns what came after them (handled once the imports are done)."""
+    global _preimport_names
+    while True:
+        messages = channel.receive()
+        if messages is None:
+            os._exit(0)  # tdev is gone
+        for i, message in enumerate(messages):
+            if message["t"] == msg.PREIMPORT:
+                _preimport_names = [n for n in message.get("names", ()) if isinstance(n, str)]
+                _names_received.set()
+                return messages[i + 1:]
+            if message["t"] == msg.STOP:
+                os._exit(0)
+
+
+def _adopt(channel: Channel) -> None:
+    """In a standby forked from the template: what forgets the channel in a forked process (a helper
+    the app forks is not the app) takes it back, and its exit reports are this process's."""
+    imports.adopt(channel)
+    tornado_hooks.adopt(channel)
+    tail.adopt()
 
 
 def _rename(name: str) -> "str | None":

@@ -101,14 +101,24 @@ def install(channel: "Channel", stopping: "Callable[[], bool]") -> Tail:
         setattr(sys, name, proxy)
         if getattr(sys, f"__{name}__", None) is stream:  # `sys.stdout = sys.__stdout__` keeps the proxy
             setattr(sys, f"__{name}__", proxy)
-    atexit.register(_send, channel, tail, stopping, os.getpid())
+    adopt()
+    atexit.register(_send, channel, tail, stopping)
     return tail
 
 
-def _send(channel: "Channel", tail: Tail, stopping: "Callable[[], bool]", pid: int) -> None:
+_owner: "int | None" = None  # the process whose exit reports its last lines (not a process it forks)
+
+
+def adopt() -> None:
+    """This process's exit reports the last lines (it installed them, or it is a forked standby)."""
+    global _owner
+    _owner = os.getpid()
+
+
+def _send(channel: "Channel", tail: Tail, stopping: "Callable[[], bool]") -> None:
     """At exit: the last lines to the supervisor (not from a forked process, not when tdev stopped the app)."""
     try:
-        if os.getpid() != pid or stopping():
+        if os.getpid() != _owner or stopping():
             return
         lines = tail.lines()
         if lines:

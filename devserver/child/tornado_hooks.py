@@ -79,6 +79,12 @@ def install(channel: "Channel", options: "dict | None" = None) -> None:
     imports.after_import("tornado.web", _patch_web)
 
 
+def adopt(channel: "Channel") -> None:
+    """A standby forked from a fork server talks to tdev on this channel (the fork made it forget it)."""
+    global _channel
+    _channel = channel
+
+
 def _forget_channel_in_fork() -> None:
     # A forked helper binds its own sockets and is not the app the supervisor talks to.
     global _channel

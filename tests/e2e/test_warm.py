@@ -85,8 +85,10 @@ def comparable(data):
     return {k: v for k, v in data.items() if k not in ("version", "pid")}
 
 
+@pytest.mark.parametrize("forkserver", ["1", "0"])
 @pytest.mark.parametrize("kind", ["script", "module"])
-def test_warm_start_looks_exactly_like_a_cold_start(tdev, tmp_path, port, kind):
+def test_warm_start_looks_exactly_like_a_cold_start(tdev, tmp_path, port, kind, forkserver):
+    # "1": the standby is a copy forked from the fork server (the default on Linux); "0": a new process.
     project = tmp_path / "project"
     if kind == "script":
         write(project / "server.py", OBSERVER_APP)
@@ -97,9 +99,10 @@ def test_warm_start_looks_exactly_like_a_cold_start(tdev, tmp_path, port, kind):
         target = ["-m", "web.server"]
     write(project / "version.py", 'VERSION = "v1"\n')
     write(project / "counter.py", COUNTER)
-    t = tdev(["run", "-v", *target, f"--port={port}", "--name=warm"], cwd=project)
+    t = tdev(["run", "-v", *target, f"--port={port}", "--name=warm"], cwd=project, env={"TDEV_FORKSERVER": forkserver})
     cold = observe(port, "v1")
     t.wait_for(r"standby \d+ ready")
+    assert ("ready: forked from the fork server" in t.err) == (forkserver == "1"), t.err
     standby = t.wait_for_standby()
     assert cold["pid"] not in standby
 
@@ -203,21 +206,35 @@ def test_no_warm_never_starts_a_standby(tdev, hello_app, port):
     assert t.standby_pids() == set() and t.count(r"standby") == 0
 
 
-def test_standby_follows_the_apps_imports(tdev, hello_app, port):
-    t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app)
+@pytest.mark.parametrize("forkserver", ["1", "0"])
+def test_standby_follows_the_apps_imports(tdev, hello_app, port, forkserver):
+    # "1": standbys are copies forked from a fork server, which is what imports; "0" (TDEV_FORKSERVER=0,
+    # as where fork is not available): each standby is a new process that imports.
+    importing = r"(standby|fork server) \d+ importing \d+ modules"
+    ready = r"standby \d+ ready"
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=hello_app, env={"TDEV_FORKSERVER": forkserver})
     wait_for_body(port, "v1")
-    first = int(t.wait_for(r"standby \d+ importing \d+ modules").split("importing ")[1].split()[0])
+    first = int(t.wait_for(importing).split("importing ")[1].split()[0])
+    assert ("fork server" in t.err) == (forkserver == "1"), t.err
+    t.wait_for(ready)  # (a save before that would take the one still importing: it would run the app)
     # The app now imports more from the standard library: the next standby imports that too.
     app = (hello_app / "app.py").read_text()
     write(hello_app / "app.py", app.replace("import asyncio\n", "import asyncio\nimport fractions\nimport decimal\n", 1))
-    wait_until(lambda: t.count(r"standby \d+ importing") >= 2, timeout=15, message="a second standby")
-    second = int(t.wait_for(r"standby \d+ importing \d+ modules", count=2).split("importing ")[1].split()[0])
+    wait_until(lambda: t.count(importing) >= 2, timeout=15, message="a second standby")
+    second = int(t.wait_for(importing, count=2).split("importing ")[1].split()[0])
     assert second > first, t.err
-    # An unchanged set keeps the standby it has: one standby per restart, not more.
+    t.wait_for(ready, count=2)  # (a fork server's copy is a standby too)
+    # An unchanged set keeps what it has: a standby per restart (a new process, or a copy of the fork
+    # server, which imports nothing again).
+    forked = t.count(r"standby \d+ ready: forked")
     write(hello_app / "version.py", 'VERSION = "v2"\n')
     wait_for_body(port, "v2")
-    wait_until(lambda: t.count(r"standby \d+ importing") >= 3, timeout=15, message="a third standby")
-    assert t.count(r"standby \d+ importing") == 3
+    if forkserver == "1":
+        wait_until(lambda: t.count(r"standby \d+ ready: forked") > forked, timeout=15, message="a forked standby")
+        assert t.count(importing) == 2, t.err
+    else:
+        wait_until(lambda: t.count(importing) >= 3, timeout=15, message="a third standby")
+        assert t.count(importing) == 3 and "fork" not in t.err, t.err
 
 
 def test_standby_is_gone_with_tdev(tdev, hello_app, port):
@@ -339,12 +356,13 @@ def test_a_library_outside_site_packages_is_preimported_and_its_change_is_a_cold
     wait_for_body(port, "v1 h1")
     t.wait_for(r"standby \d+ ready")
     write(project / "version.py", 'VERSION = "v2"\n')
-    wait_for_body(port, "v2 h1 tdev-standby")  # imported by the standby, before the change
+    body = wait_for_body(port, "v2 h1 tdev-")  # imported ahead of time, before the change
+    assert body.split()[-1] == ("tdev-forkserver" if "fork server" in t.err else "tdev-standby"), t.err
     t.wait_for(r"target code running [\d.]+ ms after the change \(warm\)")
 
     install_outside(tmp_path, kind, "h2")  # a change to the library: the standby is stale
     body = wait_for_body(port, "v2 h2")
-    assert "tdev-standby" not in body
+    assert "tdev-" not in body
     t.wait_for(r"target code running [\d.]+ ms after the change \(cold\)")
     t.wait_for(r"^\[tdev\] cold restart: .*(heavylib|deps\.zip).* is outside the project \(a library\), .*"
                r"~\d+ ms more than a warm restart \(said once\)$")
@@ -354,7 +372,7 @@ def test_a_library_outside_site_packages_is_preimported_and_its_change_is_a_cold
 
     wait_until(rebuilt, timeout=15, message="a standby ready after the cold start")
     write(project / "version.py", 'VERSION = "v3"\n')
-    wait_for_body(port, "v3 h2 tdev-standby")
+    wait_for_body(port, "v3 h2 tdev-")
     assert "Traceback" not in t.err, t.err
 
 
@@ -387,10 +405,11 @@ def test_a_plugin_imported_by_a_library_says_once_without_v_why_its_restart_is_c
     assert "importing the app's libraries again" in line
 
 
-def test_a_save_right_after_a_restart_served_is_fully_warm_on_a_heavy_app(tdev, tmp_path, port):
-    # A library that takes 0.5 s to import (a heavy app): a second standby is kept, so the second of
-    # two quick saves does not wait for the standby rebuilt after the first restart. Both standbys go
-    # with tdev.
+@pytest.mark.parametrize("forkserver", ["1", "0"])
+def test_a_save_right_after_a_restart_served_is_fully_warm_on_a_heavy_app(tdev, tmp_path, port, forkserver):
+    # A library that takes 0.5 s to import (a heavy app): the second of two quick saves must not wait
+    # for a standby rebuilt after the first restart.  "1": a copy of the fork server is made in
+    # milliseconds; "0" (no fork server): a second standby is kept.  All of them go with tdev.
     import signal
 
     from tests.conftest import pid_alive
@@ -400,10 +419,12 @@ def test_a_save_right_after_a_restart_served_is_fully_warm_on_a_heavy_app(tdev, 
     project = tmp_path / "project"
     write(project / "app.py", OUTSIDE_APP)
     write(project / "version.py", 'VERSION = "v1"\n')
-    t = tdev(["run", "-v", "app.py", str(port)], cwd=project, env={"PYTHONPATH": str(libs)})
+    t = tdev(["run", "-v", "app.py", str(port)], cwd=project,
+             env={"PYTHONPATH": str(libs), "TDEV_FORKSERVER": forkserver})
     wait_for_body(port, "v1 h")
-    t.wait_for(r"standby \d+ ready", count=2)  # the second is started once the first shows the imports are slow
-    assert len(t.standby_pids()) == 2
+    # "0": the second is started once the first shows the imports are slow; "1": the fork server and its copy
+    t.wait_for(r"standby \d+ ready", count=2 if forkserver == "0" else 1)
+    wait_until(lambda: len(t.standby_pids()) == 2, timeout=5, message="two standbys (the fork's middle process gone)")
     write(project / "version.py", 'VERSION = "v2"\n')
     wait_for_body(port, "v2 h")
     write(project / "version.py", 'VERSION = "v3"\n')  # right after the restart served

@@ -143,10 +143,12 @@ def test_the_lines_are_sent_unless_tdev_stopped_the_app_or_this_is_a_forked_proc
     ring = Tail()
     ring.keep("Error: plugin 'x' failed to load\n")
     try:
-        tail._send(sender, ring, lambda: True, os.getpid())  # stopped by tdev: nothing
-        tail._send(sender, ring, lambda: False, os.getpid() + 1)  # a forked process: nothing
-        tail._send(sender, Tail(), lambda: False, os.getpid())  # nothing printed: nothing
-        tail._send(sender, ring, lambda: False, os.getpid())
+        tail._owner = os.getpid() + 1  # a forked process (not a forked standby, which adopts): nothing
+        tail._send(sender, ring, lambda: False)
+        tail.adopt()
+        tail._send(sender, ring, lambda: True)  # stopped by tdev: nothing
+        tail._send(sender, Tail(), lambda: False)  # nothing printed: nothing
+        tail._send(sender, ring, lambda: False)
         theirs.settimeout(5)
         assert receiver.receive() == [{"t": msg.OUTPUT, "lines": ["Error: plugin 'x' failed to load"]}]
     finally:

@@ -24,7 +24,7 @@ def test_the_docstring_lists_exactly_the_named_messages():
 
 def test_names_are_distinct():
     names = channel.TO_SUPERVISOR + channel.TO_CHILD
-    assert len(set(names)) == len(names) == 21
+    assert len(set(names)) == len(names) == 24
 
 
 def config(tmp_path):
