@@ -109,7 +109,7 @@ class ContinuousClient(threading.Thread):
         self.failures: "list[str]" = []
         self.versions: "list[str]" = []  # each version served, in the order first seen
         self.answers: "dict[str, int]" = {}  # version -> how many requests it answered
-        self.slow = 0  # requests that took over 30 ms: they waited through a restart
+        self.first_waits: "list[float]" = []  # how long the first request each version answered took
         self.latest = None
 
     def run(self) -> None:
@@ -127,10 +127,9 @@ class ContinuousClient(threading.Thread):
                     self.ok += 1
                     if not self.versions or self.versions[-1] != body:
                         self.versions.append(body)
+                        self.first_waits.append(time.monotonic() - started)
                     self.answers[body] = self.answers.get(body, 0) + 1
                     self.latest = body
-                    if time.monotonic() - started > 0.03:
-                        self.slow += 1
             time.sleep(self.interval)
 
     def stop(self) -> None:
@@ -161,8 +160,11 @@ def test_continuous_client_sees_no_failure_through_20_reloads(tdev, hello_app, p
     assert client.failures == [], f"{len(client.failures)} failed requests of {client.ok + len(client.failures)}: {client.failures[:10]}"
     # Every version was served, in order: no request answered by an old app after a newer one.
     assert client.versions == [f"v{n}" for n in range(1, 22)], client.versions
-    # Requests really did wait through restarts (a restart spawns a Python process: well over 30 ms).
-    assert client.slow >= 10, f"only {client.slow} of {client.ok} requests in {elapsed:.1f}s waited through a restart"
+    # Requests really did wait through restarts: the first answer of a new version mostly came to a
+    # request sent before the new app served (the old app's exit, then the new one's start: over 5 ms
+    # even from a ready standby; a request answered at once takes ~1 ms).
+    waited = [w for w in client.first_waits[1:] if w > 0.005]
+    assert len(waited) >= 10, f"only {len(waited)} of 20 restarts in {elapsed:.1f}s were waited through: {client.first_waits}"
     assert t.count(r"version\.py changed") >= 20, t.err
     assert_no_eaddrinuse(t)
     assert t.proc.poll() is None
