@@ -34,10 +34,10 @@ def test_100_reloads_with_a_long_poll_and_a_websocket_open(tdev, tmp_path, port)
              env={"NO_COLOR": "1"})
     wait_for_body(port, soak.Soak.version(0), timeout=30)
     # A restart lets in-flight requests finish for up to 3 s: a long-poll that never ends would add
-    # 3 s to every reload. The client gives up after soak.LONGPOLL_TIMEOUT (0.2 s) and asks again
-    # at once, so one is always open and each reload waits for it at most that long (~0.2 s a
-    # reload here, ~0.12 s without the long-poll).
-    longpoll = soak.LongPollClient(port)
+    # 3 s to every reload. The client gives up after 0.1 s (the script's default is
+    # soak.LONGPOLL_TIMEOUT, 0.2 s) and asks again at once, so one is always open and each reload
+    # waits for it at most that long.
+    longpoll = soak.LongPollClient(port, timeout=0.1)
     ws = soak.WebSocketClient(port)
     longpoll.start()
     ws.start()
