@@ -6,6 +6,11 @@ the standard library, installed packages — are what a standby process
 imports while the app runs.  On the next change the standby runs the target
 at once: only the project's own modules are imported on the critical path.
 
+On Linux the standby is a fork server (``child/forkserver.py``): the process
+that imported the libraries stays a template and forks a ready copy of itself
+for each restart, in milliseconds; where a copy could not be what a new
+process would be, it refuses, and standbys are new processes again.
+
 Pure functions over names and paths first; then ``Standbys``, the standby
 process's lifecycle (the supervisor calls it, it never calls back).
 """
@@ -125,10 +130,12 @@ class Standbys:
     changed file is one they imported; given up on for good when the app cannot have one or they keep
     exiting before they are used.  ``spawn(options)`` starts an app process (raises OSError).
 
-    Usually one standby.  When a standby's imports take longer than ``SECOND_STANDBY_MS`` (a heavy
-    app), two are kept: what they import is outside the project, which a save of the project does not
-    change, so one started before a restart is as good for the next; the second of two quick saves
-    finds one ready instead of waiting for the one rebuilt after the first.
+    With a fork server: the template (``forkserver``) and one copy of it in the pool, made again after
+    each restart.  Without one, usually one standby.  When a standby's imports take longer than
+    ``SECOND_STANDBY_MS`` (a heavy app), two are kept: what they import is outside the project,
+    which a save of the project does not change, so one started before a restart is as good for the
+    next; the second of two quick saves finds one ready instead of waiting for the one rebuilt after
+    the first.
     """
 
     def __init__(self, spawn: Callable[[dict], AppSession], output: Output, is_library: Callable[[str], bool],
