@@ -46,3 +46,19 @@ def test_an_event_loop_made_at_import_time_is_seen():
         asyncio.set_event_loop(None)
         loop.close()
     assert not compat.event_loop_made()
+
+
+def test_a_debugger_attached_is_a_reason_not_to_fork(monkeypatch):
+    import sys
+
+    def trace(frame, event, arg):
+        return None
+
+    sys.settrace(trace)
+    try:
+        reason = forkserver.refusal()
+    finally:
+        sys.settrace(None)
+    assert reason == "a debugger is attached"
+    monkeypatch.setitem(sys.modules, "pydevd", object())  # debugpy / PyCharm loaded, not tracing this thread
+    assert forkserver.refusal() == "a debugger is attached"
