@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not sys.platform.startswith("l
 
 PROBE_APP = """
     import asyncio
+    import gc
     import json
     import os
     import random
@@ -42,6 +43,7 @@ PROBE_APP = """
                 "threads": sorted(t.name for t in threading.enumerate()),
                 "argv": sys.argv,
                 "path0": sys.path[0],
+                "frozen": gc.get_freeze_count(),
             }))
 
 
@@ -102,6 +104,8 @@ def test_a_forked_standby_is_what_a_new_process_would_be(tdev, tmp_path, port):
         assert warm["session_leader"] and warm["group_leader"] and cold["session_leader"]
         assert warm["threads"] == cold["threads"]
         assert (warm["argv"], warm["path0"]) == (cold["argv"], cold["path0"])
+    # The one difference the README states and a test can see: what the fork server imported is frozen.
+    assert cold["frozen"] == 0 and all(warm["frozen"] > 1000 for warm in seen[1:]), [s["frozen"] for s in seen]
     # Each process draws its own random numbers, from Python's generator and from a C library's.
     assert len({s["random"] for s in seen}) == 3
     assert len({s["c_random"] for s in seen}) == 3
